@@ -1,0 +1,156 @@
+"""The ``scim-proxy`` command: ``serve``, ``demo`` and ``simulator``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from .ops.config import ConfigError, LogFormat, LoggingSettings, Settings, load_settings
+from .ops.logging import configure_logging
+
+DEMO_TOKEN = "demo-token"  # noqa: S105 - the demo simulator's public token
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    server: dict[str, object] = {}
+    if args.host is not None:
+        server["host"] = args.host
+    if args.port is not None:
+        server["port"] = args.port
+    if server:
+        settings = settings.replace("server", **server)
+    if getattr(args, "upstream", None):
+        settings = settings.replace("upstream", base_url=args.upstream)
+    return settings
+
+
+def _uvicorn_config(app: object, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+    )
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the proxy."""
+    from .http.app import create_app
+
+    settings = _settings(args)
+    configure_logging(settings.logging)
+    app = create_app(settings)
+    uvicorn.Server(_uvicorn_config(app, settings.server.host, settings.server.port)).run()
+    return 0
+
+
+def simulator(args: argparse.Namespace) -> int:
+    """Run the TelemetryTV simulator."""
+    from .simulator import SimulatorSettings
+    from .simulator.server import run_simulator
+
+    settings = SimulatorSettings(token=args.token, users=args.users)
+    print(f"TelemetryTV simulator on http://{args.host}:{args.port} (token {args.token!r})")
+    run_simulator(settings, args.host, args.port)
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Run the simulator and the proxy in front of it, on localhost."""
+    from .http.app import create_app
+    from .simulator import SimulatorSettings, create_simulator_app
+
+    upstream_url = f"http://127.0.0.1:{args.simulator_port}"
+    settings = (
+        load_settings(args.config)
+        .replace("server", host=args.host, port=args.port)
+        .replace("upstream", base_url=upstream_url)
+    )
+    settings = settings.replace("logging", format=LogFormat.console)
+    configure_logging(settings.logging)
+    sim_app = create_simulator_app(SimulatorSettings(token=args.token, users=args.users))
+    proxy_app = create_app(settings)
+    base = f"http://{args.host}:{args.port}/scim/v2"
+    print(
+        "\n".join(
+            [
+                "scim-proxy demo: the proxy in front of the built-in TelemetryTV simulator",
+                f"  SCIM base URL   {base}",
+                f"  API token       {args.token}",
+                f"  simulator       {upstream_url}",
+                "",
+                "Try:",
+                f"  curl -H 'Authorization: Bearer {args.token}' '{base}/Users?count=2'",
+                "",
+                "Ctrl-C stops both.",
+            ]
+        ),
+        flush=True,
+    )
+
+    async def run_both() -> None:
+        servers = [
+            uvicorn.Server(_uvicorn_config(sim_app, "127.0.0.1", args.simulator_port)),
+            uvicorn.Server(_uvicorn_config(proxy_app, args.host, args.port)),
+        ]
+        await asyncio.gather(*(server.serve() for server in servers))
+
+    asyncio.run(run_both())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser."""
+    parser = argparse.ArgumentParser(
+        prog="scim-proxy", description="A SCIM 2.0 gateway from Okta and Entra ID to TelemetryTV"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_cmd = commands.add_parser("serve", help="run the proxy")
+    serve_cmd.add_argument("--config", help="TOML configuration file (default $SCIM_PROXY_CONFIG)")
+    serve_cmd.add_argument("--host", help="address to listen on (server.host)")
+    serve_cmd.add_argument("--port", type=int, help="port to listen on (server.port)")
+    serve_cmd.add_argument("--upstream", help="TelemetryTV API base URL (upstream.base_url)")
+    serve_cmd.set_defaults(handler=serve)
+
+    demo_cmd = commands.add_parser("demo", help="run the simulator and the proxy together")
+    demo_cmd.add_argument("--config", help="TOML configuration file for the proxy")
+    demo_cmd.add_argument("--host", default="127.0.0.1", help="proxy address (127.0.0.1)")
+    demo_cmd.add_argument("--port", type=int, default=8080, help="proxy port (8080)")
+    demo_cmd.add_argument("--simulator-port", type=int, default=8081, help="simulator port (8081)")
+    demo_cmd.add_argument("--token", default=DEMO_TOKEN, help=f"API token ({DEMO_TOKEN})")
+    demo_cmd.add_argument("--users", type=int, default=5, help="users to seed (5)")
+    demo_cmd.set_defaults(handler=demo)
+
+    sim_cmd = commands.add_parser("simulator", help="run the TelemetryTV simulator alone")
+    sim_cmd.add_argument("--host", default="127.0.0.1", help="address (127.0.0.1)")
+    sim_cmd.add_argument("--port", type=int, default=8081, help="port (8081)")
+    sim_cmd.add_argument(
+        "--token", default=DEMO_TOKEN, help=f"the one API token accepted ({DEMO_TOKEN})"
+    )
+    sim_cmd.add_argument("--users", type=int, default=0, help="users to seed (0)")
+    sim_cmd.set_defaults(handler=simulator)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``scim-proxy`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except ConfigError as exc:
+        configure_logging(LoggingSettings())
+        print(f"scim-proxy: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return code

@@ -1,0 +1,78 @@
+"""The ASGI application: routes, middleware, error handlers, upstream adapter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Router
+
+from ..ops.config import Settings
+from ..scim.errors import ScimError
+from ..telemetrytv.client import AttemptPolicy, TelemetryTV
+from ..telemetrytv.transport import build_http_client
+from .errors import http_error_handler, scim_error_handler
+from .middleware.path_normaliser import PathNormaliserMiddleware
+from .middleware.request_context import RequestContextMiddleware
+from .routes import discovery, health, unsupported, users
+from .state import SCIM_PREFIX, ProxyState
+
+
+def build_upstream(
+    settings: Settings,
+    http_client: httpx.AsyncClient | None = None,
+    attempts: AttemptPolicy | None = None,
+) -> TelemetryTV:
+    """The TelemetryTV adapter for these settings (``http_client`` replaces the pool in tests)."""
+    upstream = settings.upstream
+    client = http_client or build_http_client(
+        transport=upstream.transport,
+        pool_size=upstream.pool_size,
+        connect_timeout=upstream.connect_timeout,
+        read_timeout=upstream.read_timeout,
+        verify_tls=upstream.verify_tls,
+    )
+    return TelemetryTV(
+        client,
+        base_url=upstream.base_url,
+        auth_scheme=upstream.auth_scheme,
+        attempts=attempts,
+    )
+
+
+def create_app(
+    settings: Settings | None = None, *, http_client: httpx.AsyncClient | None = None
+) -> Starlette:
+    """The scim-proxy ASGI app.
+
+    ``http_client`` lets tests send upstream calls somewhere else (the simulator
+    in-process, a respx mock) while every other part stays as in production.
+    """
+    settings = settings or Settings()
+    state = ProxyState(settings=settings, upstream=build_upstream(settings, http_client))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await state.upstream.aclose()
+
+    scim_routes = Router(
+        routes=[*unsupported.routes, *discovery.routes, *users.routes],
+        redirect_slashes=False,
+    )
+    app = Starlette(
+        routes=[*health.routes, Mount(SCIM_PREFIX, app=scim_routes)],
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(PathNormaliserMiddleware),
+        ],
+        exception_handlers={ScimError: scim_error_handler, HTTPException: http_error_handler},
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False
+    app.state.proxy = state
+    return app

@@ -1,0 +1,56 @@
+"""The TelemetryTV API token, taken from each inbound request's ``Authorization`` header.
+
+Accepted: ``Bearer <token>`` (what Okta's HTTP Header auth and Entra send),
+``Token <token>`` (TelemetryTV's own scheme), and ``Basic`` with the token as the user
+name. The token is checked for shape only; TelemetryTV decides whether it is valid.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from ..scim.errors import ScimError
+
+_TOKEN = re.compile(r"[\x21-\x7e]{1,1024}")
+"""Visible ASCII only: nothing that could split or extend a header upstream."""
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scim-proxy"'}
+
+
+def _unauthorized(detail: str) -> ScimError:
+    return ScimError(401, detail, headers=_CHALLENGE)
+
+
+def token_from_header(header: str | None) -> str:
+    """The API token an ``Authorization`` header carries; 401 when there is none."""
+    if not header or not header.strip():
+        raise _unauthorized(
+            "The request has no Authorization header. Configure the app's provisioning "
+            "with HTTP Header authentication and the TelemetryTV API token."
+        )
+    scheme, _, credentials = header.strip().partition(" ")
+    scheme = scheme.lower()
+    credentials = credentials.strip()
+    token: str | None = None
+    if scheme in ("bearer", "token"):
+        token = credentials
+    elif scheme == "basic":
+        token = _basic_username(credentials)
+    if not token or not _TOKEN.fullmatch(token):
+        raise _unauthorized(
+            "The Authorization header must be 'Bearer <TelemetryTV API token>' "
+            "(also accepted: 'Token <token>', or Basic with the token as the user name)."
+        )
+    return token
+
+
+def _basic_username(credentials: str) -> str | None:
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    username, _, password = decoded.partition(":")
+    # The token is the user name; some clients put it in the password field instead.
+    return username or password or None

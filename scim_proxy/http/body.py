@@ -1,0 +1,63 @@
+"""Reading JSON request bodies: media type, size, syntax."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from ..scim.errors import ScimError
+
+MAX_BODY_BYTES = 1_048_576
+"""The largest request body read; larger ones get 413."""
+
+_JSON_TYPES = ("application/scim+json", "application/json")
+
+
+def _media_type(request: Request) -> str | None:
+    raw = request.headers.get("content-type")
+    if raw is None:
+        return None
+    return raw.split(";", 1)[0].strip().lower()
+
+
+async def read_json_object(request: Request, *, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The request's JSON object body, or a 4xx SCIM error saying what is wrong."""
+    media_type = _media_type(request)
+    if (
+        media_type is not None
+        and media_type not in _JSON_TYPES
+        and not media_type.endswith("+json")
+    ):
+        raise ScimError(
+            415,
+            "The request body must be JSON: send Content-Type application/scim+json "
+            "or application/json",
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise ScimError(400, "The request has no body; a JSON object was expected", "invalidSyntax")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ScimError(
+            400, "The request body is not valid JSON (UTF-8 encoded)", "invalidSyntax"
+        ) from None
+    if not isinstance(body, dict):
+        raise ScimError(400, "The request body must be a JSON object", "invalidSyntax")
+    return body
+
+
+def _too_large(max_bytes: int) -> ScimError:
+    return ScimError(413, f"The request body is larger than {max_bytes} bytes")

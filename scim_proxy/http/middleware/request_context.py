@@ -1,0 +1,111 @@
+"""One context per inbound request: its id, its bookkeeping, its outcome log event.
+
+Pure ASGI rather than ``BaseHTTPMiddleware``: it sits on every request's hot path, and
+it must also turn an unexpected exception into a SCIM 500 before any server-generated
+text reaches the client.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import orjson
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ...ops.context import start_request_stats
+from ..errors import internal_error
+
+log = structlog.get_logger("scim_proxy.request")
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+def _request_id(scope: Scope) -> str:
+    """``X-Request-ID`` if well-formed, else the trace id of ``traceparent``, else new."""
+    traceparent: str | None = None
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    for name, value in headers:
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1").strip()
+            if _REQUEST_ID.fullmatch(candidate):
+                return candidate
+        elif name == b"traceparent":
+            traceparent = value.decode("latin-1").strip().lower()
+    if traceparent:
+        match = _TRACEPARENT.fullmatch(traceparent)
+        if match:
+            return str(match.group(1))
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """Assigns the request id, opens the request's bookkeeping, logs its outcome."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection scope."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        stats = start_request_stats()
+        status = 500
+        response_started = False
+        id_header = (b"x-request-id", request_id.encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), id_header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled_error", method=scope["method"])
+            if not response_started:
+                error = internal_error()
+                status = error.status
+                body = orjson.dumps(error.body())
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": status,
+                        "headers": [
+                            (b"content-type", b"application/scim+json"),
+                            (b"content-length", str(len(body)).encode()),
+                            id_header,
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+        finally:
+            level = "info" if status < 400 else "warning" if status < 500 else "error"
+            log.log(
+                _LEVELS[level],
+                "request",
+                method=scope["method"],
+                path=scope["path"][:200],
+                resource=stats.resource,
+                operation=stats.operation,
+                status=status,
+                scim_type=stats.scim_type,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                upstream_calls=stats.upstream_calls,
+                upstream_retries=stats.upstream_retries,
+                quirks=stats.quirks,
+            )
+
+
+_LEVELS = {"info": 20, "warning": 30, "error": 40}

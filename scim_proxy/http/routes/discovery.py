@@ -1,0 +1,66 @@
+"""``/ServiceProviderConfig``, ``/ResourceTypes``, ``/Schemas`` (RFC 7644 §4): read-only."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ...ops.context import note_operation
+from ...scim.discovery import ENDPOINTS, resource_type, schema, service_provider_config
+from ...scim.errors import ScimError
+from ...scim.messages import list_response
+from ..responses import scim_response
+from ..state import proxy_state, scim_base_url
+
+
+async def get_service_provider_config(request: Request) -> Response:
+    """GET /ServiceProviderConfig."""
+    note_operation("ServiceProviderConfig", "get")
+    max_results = proxy_state(request).settings.scim.max_count
+    return scim_response(service_provider_config(scim_base_url(request), max_results=max_results))
+
+
+async def list_resource_types(request: Request) -> Response:
+    """GET /ResourceTypes."""
+    note_operation("ResourceType", "list")
+    base = scim_base_url(request)
+    documents = [resource_type(e, base) for e in ENDPOINTS]
+    return scim_response(list_response(documents, total=len(documents), start_index=1))
+
+
+async def get_resource_type(request: Request) -> Response:
+    """GET /ResourceTypes/{id}."""
+    note_operation("ResourceType", "get")
+    wanted = request.path_params["type_id"]
+    for endpoint in ENDPOINTS:
+        if endpoint.name == wanted:
+            return scim_response(resource_type(endpoint, scim_base_url(request)))
+    raise ScimError(404, f"Resource type {wanted[:80]!r} not found")
+
+
+async def list_schemas(request: Request) -> Response:
+    """GET /Schemas."""
+    note_operation("Schema", "list")
+    base = scim_base_url(request)
+    documents = [schema(e, base) for e in ENDPOINTS]
+    return scim_response(list_response(documents, total=len(documents), start_index=1))
+
+
+async def get_schema(request: Request) -> Response:
+    """GET /Schemas/{urn}."""
+    note_operation("Schema", "get")
+    wanted = request.path_params["schema_id"]
+    for endpoint in ENDPOINTS:
+        if str(endpoint.model.__schema__) == wanted:
+            return scim_response(schema(endpoint, scim_base_url(request)))
+    raise ScimError(404, f"Schema {wanted[:120]!r} not found")
+
+
+routes = [
+    Route("/ServiceProviderConfig", get_service_provider_config, methods=["GET"]),
+    Route("/ResourceTypes", list_resource_types, methods=["GET"]),
+    Route("/ResourceTypes/{type_id}", get_resource_type, methods=["GET"]),
+    Route("/Schemas", list_schemas, methods=["GET"]),
+    Route("/Schemas/{schema_id}", get_schema, methods=["GET"]),
+]

@@ -1,0 +1,41 @@
+"""What the HTTP layer keeps for the life of the process, and per-request helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from ..ops.config import Settings
+from ..telemetrytv.client import TelemetryTV, TelemetryTVSession
+from .auth import token_from_header
+
+SCIM_PREFIX = "/scim/v2"
+
+
+@dataclass(frozen=True)
+class ProxyState:
+    """The settings and the upstream adapter shared by every request."""
+
+    settings: Settings
+    upstream: TelemetryTV
+
+
+def proxy_state(request: Request) -> ProxyState:
+    """The process-wide state of the app serving ``request``."""
+    state: ProxyState = request.app.state.proxy
+    return state
+
+
+def upstream_session(request: Request) -> TelemetryTVSession:
+    """An upstream session acting with the token ``request`` carries (401 if none)."""
+    token = token_from_header(request.headers.get("authorization"))
+    return proxy_state(request).upstream.session(token)
+
+
+def scim_base_url(request: Request) -> str:
+    """The SCIM base URL for ``meta.location``: configured, else this request's own."""
+    configured = proxy_state(request).settings.server.public_base_url
+    if configured:
+        return configured.rstrip("/")
+    return str(request.base_url).rstrip("/") + SCIM_PREFIX

@@ -1,0 +1,255 @@
+"""Configuration: a TOML file, overridden key by key by environment variables.
+
+Every key lives in a section (``[upstream] base_url``) and can be overridden by
+``SCIM_PROXY_<SECTION>_<KEY>`` (``SCIM_PROXY_UPSTREAM_BASE_URL``). A value that cannot
+work stops start-up with a :class:`ConfigError` naming the setting and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Any, get_type_hints
+from urllib.parse import urlsplit
+
+from ..telemetrytv.auth import AuthScheme
+from ..telemetrytv.transport import TransportKind
+
+ENV_PREFIX = "SCIM_PROXY_"
+CONFIG_ENV = "SCIM_PROXY_CONFIG"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message names it and says how to fix it."""
+
+
+class Deactivation(StrEnum):
+    """What ``active: false`` does to the TelemetryTV user."""
+
+    disable = "disable"
+    """Set the user's ``disabled`` flag; the user stays readable (Okta expects this)."""
+
+    delete = "delete"
+    """Delete the user; a later reactivation cannot bring it back."""
+
+
+class LogFormat(StrEnum):
+    """How log events are written."""
+
+    json = "json"
+    console = "console"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """``[server]``: where the proxy listens and how it names itself."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_base_url: str = ""
+    """The SCIM base URL clients use, e.g. ``https://scim.example.com/scim/v2``; used in
+    ``meta.location`` and ``Location``. Empty: derived from each request's own URL."""
+
+
+@dataclass(frozen=True)
+class UpstreamSettings:
+    """``[upstream]``: how TelemetryTV is reached."""
+
+    base_url: str = "https://api.telemetrytv.com"
+    auth_scheme: AuthScheme = AuthScheme.token
+    transport: TransportKind = TransportKind.aiohttp
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    pool_size: int = 100
+    page_size: int = 100
+    """``per_page`` for the listings the proxy walks, and the largest SCIM ``count``."""
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True)
+class ScimSettings:
+    """``[scim]``: SCIM protocol limits."""
+
+    default_count: int = 100
+    max_count: int = 100
+    filter_scan_limit: int = 2000
+    """How many users a filter with no keyed lookup may be evaluated over."""
+
+
+@dataclass(frozen=True)
+class UserSettings:
+    """``[users]``: how SCIM users map onto TelemetryTV users."""
+
+    deactivation: Deactivation = Deactivation.disable
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """``[logging]``: what the proxy logs and how."""
+
+    level: str = "info"
+    format: LogFormat = LogFormat.json
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings of one proxy process."""
+
+    server: ServerSettings = field(default_factory=ServerSettings)
+    upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
+    scim: ScimSettings = field(default_factory=ScimSettings)
+    users: UserSettings = field(default_factory=UserSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+
+    def replace(self, section: str, **values: Any) -> Settings:
+        """A copy with some keys of one section changed, validated again."""
+        updated = dataclasses.replace(getattr(self, section), **values)
+        settings = dataclasses.replace(self, **{section: updated})
+        validate(settings)
+        return settings
+
+
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the TOML file (``path``, else ``$SCIM_PROXY_CONFIG``, else none) and the environment."""
+    environ = os.environ if environ is None else environ
+    path = path or environ.get(CONFIG_ENV) or None
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with Path(path).open("rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(f"Configuration file {str(path)!r} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"Configuration file {str(path)!r} is not valid TOML: {exc}"
+            ) from None
+    sections: dict[str, Any] = {}
+    for section_field in fields(Settings):
+        section_type = get_type_hints(Settings)[section_field.name]
+        raw = data.pop(section_field.name, {})
+        if not isinstance(raw, dict):
+            raise ConfigError(f"[{section_field.name}] must be a table of keys")
+        sections[section_field.name] = _section(section_field.name, section_type, raw, environ)
+    if data:
+        raise ConfigError(
+            f"Unknown configuration section(s): {', '.join(sorted(data))}; "
+            f"known sections are {', '.join(f.name for f in fields(Settings))}"
+        )
+    settings = Settings(**sections)
+    validate(settings)
+    return settings
+
+
+def _section(name: str, section_type: Any, raw: dict[str, Any], environ: Mapping[str, str]) -> Any:
+    hints = get_type_hints(section_type)
+    known = {f.name for f in fields(section_type)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(
+            f"Unknown key(s) in [{name}]: {', '.join(sorted(unknown))}; "
+            f"known keys are {', '.join(sorted(known))}"
+        )
+    values: dict[str, Any] = {}
+    for key in known:
+        env_name = f"{ENV_PREFIX}{name}_{key}".upper()
+        if env_name in environ:
+            values[key] = _coerce(f"{env_name}", hints[key], environ[env_name], from_env=True)
+        elif key in raw:
+            values[key] = _coerce(f"{name}.{key}", hints[key], raw[key], from_env=False)
+    return section_type(**values)
+
+
+def _coerce(setting: str, kind: Any, value: Any, *, from_env: bool) -> Any:
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        choices = ", ".join(str(m.value) for m in kind)
+        try:
+            return kind(str(value).strip().lower())
+        except ValueError:
+            raise ConfigError(f"{setting} = {value!r} is not valid: use one of {choices}") from None
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if from_env and str(value).strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if from_env and str(value).strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{setting} = {value!r} is not valid: use true or false")
+    if kind is int or kind is float:
+        what = "a whole number" if kind is int else "a number of seconds"
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if kind is int and not isinstance(value, int):
+                raise ConfigError(f"{setting} = {value!r} is not valid: use {what}")
+            return kind(value)
+        if from_env:
+            try:
+                return kind(str(value).strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{setting} = {value!r} is not valid: use {what}")
+    if not isinstance(value, str):
+        raise ConfigError(f"{setting} = {value!r} is not valid: use a string")
+    return value
+
+
+def _check_url(setting: str, value: str, *, fix: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{setting} = {value!r} is not an http(s) URL: {fix}")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{setting} = {value!r} must not carry a query or fragment: {fix}")
+
+
+def validate(settings: Settings) -> None:
+    """Raise :class:`ConfigError` for the first setting that cannot work."""
+    server, upstream, scim = settings.server, settings.upstream, settings.scim
+    if not 0 < server.port < 65536:
+        raise ConfigError(f"server.port = {server.port} is not valid: use 1 to 65535")
+    if server.public_base_url:
+        _check_url(
+            "server.public_base_url",
+            server.public_base_url,
+            fix="set the URL Okta or Entra uses, e.g. https://scim.example.com/scim/v2",
+        )
+    _check_url(
+        "upstream.base_url",
+        upstream.base_url,
+        fix="set TelemetryTV's API URL, e.g. https://api.telemetrytv.com",
+    )
+    for name in ("connect_timeout", "read_timeout"):
+        value = getattr(upstream, name)
+        if not 0 < value <= 300:
+            raise ConfigError(f"upstream.{name} = {value} is not valid: use 0 < seconds <= 300")
+    if not 1 <= upstream.pool_size <= 10_000:
+        raise ConfigError(f"upstream.pool_size = {upstream.pool_size} is not valid: use 1 to 10000")
+    if not 1 <= upstream.page_size <= 1000:
+        raise ConfigError(f"upstream.page_size = {upstream.page_size} is not valid: use 1 to 1000")
+    if not 1 <= scim.max_count <= upstream.page_size:
+        raise ConfigError(
+            f"scim.max_count = {scim.max_count} is not valid: use 1 to upstream.page_size "
+            f"({upstream.page_size}), so that one SCIM page costs at most two upstream pages"
+        )
+    if not 0 <= scim.default_count <= scim.max_count:
+        raise ConfigError(
+            f"scim.default_count = {scim.default_count} is not valid: use 0 to scim.max_count "
+            f"({scim.max_count})"
+        )
+    if not 0 <= scim.filter_scan_limit <= 1_000_000:
+        raise ConfigError(
+            f"scim.filter_scan_limit = {scim.filter_scan_limit} is not valid: use 0 to 1000000"
+        )
+    if settings.logging.level.lower() not in _LOG_LEVELS:
+        raise ConfigError(
+            f"logging.level = {settings.logging.level!r} is not valid: use one of "
+            + ", ".join(_LOG_LEVELS)
+        )

@@ -1,0 +1,61 @@
+"""Per-request bookkeeping shared across layers without passing it through every call.
+
+The HTTP layer opens a :class:`RequestStats` for each inbound request; the TelemetryTV
+adapter adds to it. Context variables keep concurrent requests apart.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class RequestStats:
+    """What one inbound request cost upstream, and what it needed."""
+
+    upstream_calls: int = 0
+    upstream_retries: int = 0
+    quirks: list[str] = field(default_factory=list)
+    resource: str | None = None
+    """The SCIM resource type the request addressed (``User``, ``Group``...)."""
+    operation: str | None = None
+    """The SCIM operation (``get``, ``list``, ``create``, ``replace``, ``patch``...)."""
+    scim_type: str | None = None
+    """The ``scimType`` of the error answered, if any."""
+
+    def note_quirk(self, name: str) -> None:
+        """Record that the request needed an IdP quirk (kept once, in order)."""
+        if name not in self.quirks:
+            self.quirks.append(name)
+
+
+_current: ContextVar[RequestStats | None] = ContextVar("scim_proxy_request_stats", default=None)
+
+
+def start_request_stats() -> RequestStats:
+    """Open the bookkeeping of the request running in this context."""
+    stats = RequestStats()
+    _current.set(stats)
+    return stats
+
+
+def request_stats() -> RequestStats:
+    """The bookkeeping of the current request; a throwaway one outside any request."""
+    stats = _current.get()
+    return stats if stats is not None else RequestStats()
+
+
+def note_operation(resource: str, operation: str) -> None:
+    """Record on the current request which SCIM operation it is."""
+    stats = _current.get()
+    if stats is not None:
+        stats.resource = resource
+        stats.operation = operation
+
+
+def note_quirk(name: str) -> None:
+    """Record on the current request that an IdP quirk was needed."""
+    stats = _current.get()
+    if stats is not None:
+        stats.note_quirk(name)

@@ -1,0 +1,62 @@
+"""Structured logging: JSON lines on stdout by default, a readable console format on demand.
+
+A redaction processor runs before rendering, so a secret handed to a log call by
+mistake (a key named like a token or password) never reaches the output.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import orjson
+import structlog
+
+from .config import LogFormat, LoggingSettings
+
+_SECRET_KEYS = frozenset(
+    {"authorization", "token", "api_token", "password", "secret", "credentials", "cookie"}
+)
+REDACTED = "[redacted]"
+
+
+def redact_secrets(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Replace the value of any key that names a secret."""
+    for key in event_dict:
+        if key.lower() in _SECRET_KEYS:
+            event_dict[key] = REDACTED
+    return event_dict
+
+
+def _json_serializer(obj: Any, **_: Any) -> str:
+    return orjson.dumps(obj, default=str).decode()
+
+
+def configure_logging(settings: LoggingSettings | None = None, *, cache: bool = True) -> None:
+    """Configure structlog for the process (``cache=False`` keeps loggers re-configurable)."""
+    settings = settings or LoggingSettings()
+    level = logging.getLevelNamesMapping()[settings.level.upper()]
+    renderer: Any
+    if settings.format is LogFormat.console:
+        renderer = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+    else:
+        renderer = structlog.processors.JSONRenderer(serializer=_json_serializer)
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets,
+    ]
+    if settings.format is LogFormat.json:
+        processors.append(structlog.processors.format_exc_info)
+    processors.append(renderer)
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stdout),
+        cache_logger_on_first_use=cache,
+    )

@@ -1,0 +1,134 @@
+"""SCIM filters (RFC 7644 §3.4.2.2): parsing, checking, and finding equality lookups.
+
+Parsing and evaluation come from scim2-models. This module adds what a translation
+proxy needs on top: refusing attributes it cannot answer for (instead of silently
+matching nothing), and finding the ``attr eq "value"`` terms every match must satisfy,
+so that a filter can be answered by a few keyed upstream lookups instead of a scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scim2_models import InvalidFilterException, Resource, ScimFilter
+from scim2_models.path.expressions import (
+    AttrPath,
+    CompareOperator,
+    Comparison,
+    FilterNode,
+    LogicalExpr,
+    LogicalOperator,
+    Not,
+    Present,
+    ValuePath,
+)
+
+from .errors import invalid_filter
+
+MAX_FILTER_LENGTH = 4096
+"""A filter longer than this is refused before parsing."""
+
+Lookup = tuple[str, str]
+"""A keyed lookup: the kind of key (as given in ``keys``) and the value to look up."""
+
+
+def parse_filter(
+    model: type[Resource[Any]], text: str, *, allowed: Mapping[str, str]
+) -> ScimFilter[Any]:
+    """Parse ``text`` for ``model``, refusing attributes outside ``allowed``.
+
+    ``allowed`` maps lower-cased attribute paths such as ``username`` or
+    ``emails.value`` to their display spelling. Raises a 400 ``invalidFilter``
+    :class:`ScimError` for a syntax error or any other attribute.
+    """
+    if len(text) > MAX_FILTER_LENGTH:
+        raise invalid_filter(f"The filter is longer than {MAX_FILTER_LENGTH} characters")
+    try:
+        parsed: ScimFilter[Any] = ScimFilter[model](text)  # type: ignore[valid-type]
+    except InvalidFilterException as exc:
+        raise invalid_filter(f"The filter is not valid: {exc.detail}") from exc
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise invalid_filter("The filter is not valid SCIM filter syntax") from exc
+    schema = str(getattr(model, "__schema__", ""))
+    for path in _attribute_paths(parsed.ast, prefix=""):
+        name = _normalise(path, schema)
+        if name not in allowed:
+            raise invalid_filter(
+                f"Filtering on {_shown(path)} is not supported; supported attributes: "
+                + ", ".join(sorted(allowed.values()))
+            )
+    return parsed
+
+
+def equality_lookups(ast: FilterNode, keys: Mapping[str, str], schema: str) -> list[Lookup] | None:
+    """The keyed lookups whose results hold every resource the filter can match.
+
+    ``keys`` maps a lower-cased attribute path (``username``) to a lookup kind
+    (``email``). ``None`` means no such set of lookups exists and the filter must be
+    evaluated over a listing.
+    """
+    return _lookups(ast, keys, schema, prefix="")
+
+
+def _lookups(
+    node: FilterNode, keys: Mapping[str, str], schema: str, *, prefix: str
+) -> list[Lookup] | None:
+    if isinstance(node, Comparison):
+        kind = keys.get(prefix + _normalise(node.attr_path, schema))
+        if kind is not None and node.op is CompareOperator.eq and isinstance(node.value, str):
+            return [(kind, node.value)]
+        return None
+    if isinstance(node, ValuePath):
+        inner_prefix = prefix + _normalise(node.attr_path, schema) + "."
+        return _lookups(node.val_filter, keys, schema, prefix=inner_prefix)
+    if isinstance(node, LogicalExpr):
+        found = [_lookups(term, keys, schema, prefix=prefix) for term in node.terms]
+        if node.op is LogicalOperator.and_:
+            # Any one conjunct narrows the candidates; the smallest set is the cheapest.
+            narrowing = [f for f in found if f is not None]
+            return min(narrowing, key=len) if narrowing else None
+        if all(f is not None for f in found):
+            return [lookup for f in found if f is not None for lookup in f]
+        return None
+    return None
+
+
+def _attribute_paths(node: FilterNode, *, prefix: str) -> list[AttrPath | str]:
+    if isinstance(node, Comparison | Present):
+        return [_prefixed(prefix, node.attr_path)]
+    if isinstance(node, ValuePath):
+        outer = _prefixed(prefix, node.attr_path)
+        inner_prefix = (outer if isinstance(outer, str) else _plain(outer)) + "."
+        paths: list[AttrPath | str] = [outer]
+        paths += _attribute_paths(node.val_filter, prefix=inner_prefix)
+        if node.sub_attr:
+            paths.append(inner_prefix + node.sub_attr)
+        return paths
+    if isinstance(node, Not):
+        return _attribute_paths(node.expr, prefix=prefix)
+    if isinstance(node, LogicalExpr):
+        return [p for term in node.terms for p in _attribute_paths(term, prefix=prefix)]
+    raise invalid_filter("The filter uses an unsupported expression")
+
+
+def _prefixed(prefix: str, path: AttrPath) -> AttrPath | str:
+    return prefix + _plain(path) if prefix else path
+
+
+def _plain(path: AttrPath) -> str:
+    return path.attr + (f".{path.sub_attr}" if path.sub_attr else "")
+
+
+def _normalise(path: AttrPath | str, schema: str) -> str:
+    if isinstance(path, str):
+        return path.lower()
+    if path.uri and path.uri.lower() != schema.lower():
+        # An extension attribute; never among the allowed ones.
+        return f"{path.uri}:{_plain(path)}".lower()
+    return _plain(path).lower()
+
+
+def _shown(path: AttrPath | str) -> str:
+    text = path if isinstance(path, str) else _plain(path)
+    return repr(text[:80])

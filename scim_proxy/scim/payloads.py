@@ -1,0 +1,118 @@
+"""Reading SCIM request payloads into resources and PatchOps, and dumping responses."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from scim2_models import Context, PatchOp, Resource, ResponseParameters, SCIMException
+
+from ..ops.context import note_quirk
+from .errors import ScimError
+from .models import GROUP_SCHEMA, IDP_POLICY, PATCH_OP_SCHEMA, USER_SCHEMA
+
+R = TypeVar("R", bound=Resource[Any])
+
+
+def _with_schema(body: dict[str, Any], schema: str) -> dict[str, Any]:
+    # Some clients leave out "schemas"; the endpoint already says what the body is.
+    if "schemas" not in body:
+        return {**body, "schemas": [schema]}
+    return body
+
+
+def read_resource(model: type[R], body: dict[str, Any], *, replacing: bool) -> R:
+    """Validate a POST or PUT body; read-only and unknown attributes are dropped."""
+    context = (
+        Context.RESOURCE_REPLACEMENT_REQUEST if replacing else Context.RESOURCE_CREATION_REQUEST
+    )
+    what = f"The {model.__name__}"
+    try:
+        return model.model_validate(
+            _with_schema(body, str(model.__schema__)), scim_ctx=context, scim_policy=IDP_POLICY
+        )
+    except ValidationError as exc:
+        raise ScimError.from_validation_error(exc, what=what) from exc
+    except SCIMException as exc:
+        raise ScimError.from_scim_exception(exc) from exc
+
+
+def _without_read_only(body: dict[str, Any], read_only: frozenset[str]) -> dict[str, Any]:
+    """The PATCH body without operations or value keys that target read-only attributes.
+
+    Okta's group rename repeats the group ``id`` in its value, and Entra's pathless
+    replace may carry ``displayName``, which the proxy derives. Refusing these with
+    ``mutability`` would fail the whole request, so they are dropped instead.
+    """
+    operations = body.get("Operations")
+    if not isinstance(operations, list):
+        return body
+    kept: list[Any] = []
+    for operation in operations:
+        if not isinstance(operation, dict):
+            kept.append(operation)
+            continue
+        path = operation.get("path")
+        if isinstance(path, str) and _short(path) in read_only:
+            note_quirk("read_only_attribute_ignored")
+            continue
+        value = operation.get("value")
+        if path is None and isinstance(value, dict):
+            trimmed = _trim(value, read_only, prefix="")
+            if trimmed != value:
+                note_quirk("read_only_attribute_ignored")
+                if not trimmed:
+                    continue
+                operation = {**operation, "value": trimmed}
+        kept.append(operation)
+    return {**body, "Operations": kept}
+
+
+def _short(path: str) -> str:
+    lowered = path.strip().lower()
+    for prefix in (USER_SCHEMA.lower() + ":", GROUP_SCHEMA.lower() + ":"):
+        if lowered.startswith(prefix):
+            return lowered[len(prefix) :]
+    return lowered
+
+
+def _trim(value: dict[str, Any], read_only: frozenset[str], *, prefix: str) -> dict[str, Any]:
+    trimmed: dict[str, Any] = {}
+    for key, item in value.items():
+        name = prefix + _short(key)
+        if name in read_only:
+            continue
+        if isinstance(item, dict) and not prefix:
+            item = _trim(item, read_only, prefix=name + ".")
+        trimmed[key] = item
+    return trimmed
+
+
+def read_patch(
+    model: type[R], body: dict[str, Any], *, read_only: frozenset[str] = frozenset()
+) -> PatchOp[R] | None:
+    """Validate a PATCH body for ``model``; ``None`` when nothing is left to apply.
+
+    ``read_only`` holds lower-cased attribute paths whose operations are dropped.
+    """
+    body = _without_read_only(body, read_only)
+    if body.get("Operations") == [] and "Operations" in body:
+        return None
+    try:
+        patch: PatchOp[R] = PatchOp[model].model_validate(  # type: ignore[valid-type]
+            _with_schema(body, PATCH_OP_SCHEMA),
+            scim_ctx=Context.RESOURCE_PATCH_REQUEST,
+            scim_policy=IDP_POLICY,
+        )
+    except ValidationError as exc:
+        raise ScimError.from_validation_error(exc, what="The PATCH request") from exc
+    except SCIMException as exc:
+        raise ScimError.from_scim_exception(exc) from exc
+    return patch
+
+
+def dump_resource(
+    resource: Resource[Any], params: ResponseParameters[Any] | None, *, context: Context
+) -> dict[str, Any]:
+    """The JSON of a resource in a response, honouring attributes/excludedAttributes."""
+    return resource.model_dump(scim_ctx=context, response_parameters=params)

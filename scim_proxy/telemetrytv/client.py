@@ -1,0 +1,253 @@
+"""The TelemetryTV adapter: every upstream call goes through here.
+
+One :class:`TelemetryTV` lives per process and owns the pooled HTTP client. Each inbound
+request opens a :class:`TelemetryTVSession` bound to the token that request carried; the
+token lives in that session's headers only, for the length of the request.
+
+Each upstream exchange is one *attempt*; an :class:`AttemptPolicy` decides whether and
+when a failed attempt is tried again. The default makes one attempt; a retrying policy
+replaces it without touching any caller.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, TypeVar
+
+import httpx
+import orjson
+import structlog
+
+from ..directory import DirectoryGroup, DirectoryUser, NewUser, Page, UserChanges
+from ..ops.context import request_stats
+from .auth import AuthScheme, authorization_header
+from .errors import BadResponse, ConnectionFailed, NotFound, UpstreamError, UpstreamTimeout
+from .wire import (
+    decode_json,
+    error_from_response,
+    group_from_json,
+    new_user_json,
+    parse_total,
+    user_changes_json,
+    user_from_json,
+)
+
+T = TypeVar("T")
+log = structlog.get_logger("scim_proxy.upstream")
+
+# Ids are opaque upstream, but only ever made of these characters. Anything else cannot
+# name an upstream object, and refusing it here means no id can reshape the URL path.
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+class AttemptPolicy(Protocol):
+    """Runs the attempts of one upstream call and decides on retries."""
+
+    async def run(self, attempt: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
+        """Run ``attempt`` until it succeeds or the policy gives up, re-raising the last error."""
+        ...
+
+
+class SingleAttempt:
+    """Make each call once: no retries."""
+
+    async def run(self, attempt: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
+        """Run ``attempt`` once."""
+        return await attempt()
+
+
+def _segment(object_id: str, kind: str) -> str:
+    if not _SAFE_ID.fullmatch(object_id):
+        raise NotFound(f"{kind} not found", status=404)
+    return object_id
+
+
+class TelemetryTV:
+    """The process-wide adapter: configuration and the pooled HTTP client."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str,
+        auth_scheme: AuthScheme = AuthScheme.token,
+        attempts: AttemptPolicy | None = None,
+    ) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.auth_scheme = auth_scheme
+        self.attempts: AttemptPolicy = attempts or SingleAttempt()
+
+    def session(self, token: str) -> TelemetryTVSession:
+        """A session acting with ``token`` for the length of one inbound request."""
+        return TelemetryTVSession(self, authorization_header(self.auth_scheme, token))
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self.http.aclose()
+
+
+class TelemetryTVSession:
+    """TelemetryTV's user and user-group operations, acting with one token."""
+
+    def __init__(self, adapter: TelemetryTV, authorization: str) -> None:
+        self._adapter = adapter
+        self._headers = {
+            "Authorization": authorization,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+
+    # -- users -----------------------------------------------------------------------
+
+    async def get_user(self, user_id: str) -> DirectoryUser:
+        """The user with this id; :class:`NotFound` when there is none."""
+        path = f"/users/{_segment(user_id, 'User')}"
+        response = await self._call("GET", "/users/{id}", path)
+        return user_from_json(decode_json(response.content))
+
+    async def find_user_by_email(self, email: str) -> DirectoryUser | None:
+        """The user holding this email address (case-insensitive), if any."""
+        response = await self._call("GET", "/users", "/users", params={"email": email})
+        found = [user_from_json(u) for u in self._array(response)]
+        wanted = email.casefold()
+        return next((u for u in found if u.email.casefold() == wanted), None)
+
+    async def list_users(
+        self, page: int, per_page: int, *, group_id: str | None = None
+    ) -> Page[DirectoryUser]:
+        """One page of users, in TelemetryTV's stable order (optionally of one group)."""
+        params: dict[str, Any] = {"page": page, "per_page": per_page}
+        if group_id is not None:
+            params["user_group_id"] = _segment(group_id, "User group")
+        response = await self._call("GET", "/users", "/users", params=params)
+        items = [user_from_json(u) for u in self._array(response)]
+        return Page(items=items, total=parse_total(response.headers))
+
+    async def create_user(self, user: NewUser) -> DirectoryUser:
+        """Create a user and return it as stored."""
+        body = new_user_json(user)
+        response = await self._call("POST", "/users", "/users", body=body, idempotent=False)
+        return user_from_json(decode_json(response.content))
+
+    async def update_user(self, user_id: str, changes: UserChanges) -> DirectoryUser:
+        """Apply a partial update and return the user as stored."""
+        path = f"/users/{_segment(user_id, 'User')}"
+        body = user_changes_json(changes)
+        # Setting fields to given values is idempotent: a retry writes the same thing.
+        response = await self._call("PATCH", "/users/{id}", path, body=body)
+        return user_from_json(decode_json(response.content))
+
+    async def delete_user(self, user_id: str) -> None:
+        """Delete a user."""
+        path = f"/users/{_segment(user_id, 'User')}"
+        await self._call("DELETE", "/users/{id}", path)
+
+    # -- user groups -----------------------------------------------------------------
+
+    async def get_group(self, group_id: str) -> DirectoryGroup:
+        """The group with this id; :class:`NotFound` when there is none."""
+        path = f"/user-groups/{_segment(group_id, 'User group')}"
+        response = await self._call("GET", "/user-groups/{id}", path)
+        return group_from_json(decode_json(response.content))
+
+    async def find_group_by_name(self, name: str) -> DirectoryGroup | None:
+        """The group with exactly this name, if any."""
+        response = await self._call("GET", "/user-groups", "/user-groups", params={"name": name})
+        found = [group_from_json(g) for g in self._array(response)]
+        return next((g for g in found if g.name == name), None)
+
+    async def list_groups(self, page: int, per_page: int) -> Page[DirectoryGroup]:
+        """One page of groups, in TelemetryTV's stable order."""
+        params = {"page": page, "per_page": per_page}
+        response = await self._call("GET", "/user-groups", "/user-groups", params=params)
+        items = [group_from_json(g) for g in self._array(response)]
+        return Page(items=items, total=parse_total(response.headers))
+
+    async def create_group(self, name: str) -> DirectoryGroup:
+        """Create a group and return it as stored."""
+        response = await self._call(
+            "POST", "/user-groups", "/user-groups", body={"name": name}, idempotent=False
+        )
+        return group_from_json(decode_json(response.content))
+
+    async def rename_group(self, group_id: str, name: str) -> DirectoryGroup:
+        """Rename a group and return it as stored."""
+        path = f"/user-groups/{_segment(group_id, 'User group')}"
+        response = await self._call("PATCH", "/user-groups/{id}", path, body={"name": name})
+        return group_from_json(decode_json(response.content))
+
+    async def delete_group(self, group_id: str) -> None:
+        """Delete a group; TelemetryTV drops it from its members."""
+        path = f"/user-groups/{_segment(group_id, 'User group')}"
+        await self._call("DELETE", "/user-groups/{id}", path)
+
+    # -- transport -------------------------------------------------------------------
+
+    @staticmethod
+    def _array(response: httpx.Response) -> list[Any]:
+        data = decode_json(response.content)
+        if not isinstance(data, list):
+            raise BadResponse("TelemetryTV answered a listing with something other than an array")
+        return data
+
+    async def _call(
+        self,
+        method: str,
+        template: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        idempotent: bool = True,
+    ) -> httpx.Response:
+        adapter = self._adapter
+        url = adapter.base_url + path
+        content = orjson.dumps(body) if body is not None else None
+        attempt_number = 0
+
+        async def attempt() -> httpx.Response:
+            nonlocal attempt_number
+            attempt_number += 1
+            stats = request_stats()
+            stats.upstream_calls += 1
+            if attempt_number > 1:
+                stats.upstream_retries += 1
+            started = time.perf_counter()
+            status: int | None = None
+            try:
+                response = await adapter.http.request(
+                    method, url, params=params, content=content, headers=self._headers
+                )
+                status = response.status_code
+            except httpx.TimeoutException as exc:
+                raise UpstreamTimeout(f"TelemetryTV did not answer in time ({method})") from exc
+            except httpx.HTTPError as exc:
+                raise ConnectionFailed(
+                    f"could not reach TelemetryTV ({type(exc).__name__})"
+                ) from exc
+            finally:
+                log.debug(
+                    "upstream_call",
+                    method=method,
+                    path=template,
+                    status=status,
+                    attempt=attempt_number,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                )
+            if not 200 <= status < 300:
+                raise error_from_response(status, response.headers, response.content)
+            return response
+
+        return await adapter.attempts.run(attempt, idempotent=idempotent)
+
+
+__all__ = [
+    "AttemptPolicy",
+    "SingleAttempt",
+    "TelemetryTV",
+    "TelemetryTVSession",
+    "UpstreamError",
+]

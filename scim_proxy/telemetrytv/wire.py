@@ -1,0 +1,227 @@
+"""TelemetryTV's JSON shapes: the only place that knows its field names.
+
+Builds directory records from upstream JSON, upstream JSON from directory records, and
+upstream errors from error responses.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from ..directory import DirectoryGroup, DirectoryUser, NewUser, UserChanges
+from .errors import (
+    BadResponse,
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+    UpstreamError,
+)
+
+TOTAL_HEADER = "Total-Records-Count"
+"""The response header carrying the size of a whole listing."""
+
+_TAKEN_WORDS = ("already", "taken", "exists", "in use", "duplicate")
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """Read an ISO 8601 timestamp; anything unreadable gives ``None``."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _text(obj: Mapping[str, Any], key: str) -> str:
+    value = obj.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def user_from_json(obj: Any) -> DirectoryUser:
+    """Build a user from TelemetryTV's user object."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
+        raise BadResponse("TelemetryTV returned a user without an id")
+    group_ids = obj.get("user_group_ids")
+    return DirectoryUser(
+        id=obj["id"],
+        email=_text(obj, "email"),
+        given_name=_text(obj, "first_name"),
+        family_name=_text(obj, "last_name"),
+        disabled=obj.get("disabled") is True,
+        group_ids=tuple(g for g in group_ids if isinstance(g, str))
+        if isinstance(group_ids, list)
+        else (),
+        created=parse_timestamp(obj.get("created_at")),
+        last_modified=parse_timestamp(obj.get("updated_at")),
+    )
+
+
+def group_from_json(obj: Any) -> DirectoryGroup:
+    """Build a group from TelemetryTV's user-group object."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
+        raise BadResponse("TelemetryTV returned a user group without an id")
+    return DirectoryGroup(
+        id=obj["id"],
+        name=_text(obj, "name"),
+        built_in=obj.get("built_in") is True,
+        created=parse_timestamp(obj.get("created_at")),
+        last_modified=parse_timestamp(obj.get("updated_at")),
+    )
+
+
+def new_user_json(user: NewUser) -> dict[str, Any]:
+    """The body of a user creation."""
+    body: dict[str, Any] = {
+        "email": user.email,
+        "first_name": user.given_name,
+        "last_name": user.family_name,
+        "password": user.password,
+        "user_group_ids": [],
+    }
+    return body
+
+
+def user_changes_json(changes: UserChanges) -> dict[str, Any]:
+    """The body of a partial user update: only the fields that change."""
+    body: dict[str, Any] = {}
+    if changes.email is not None:
+        body["email"] = changes.email
+    if changes.given_name is not None:
+        body["first_name"] = changes.given_name
+    if changes.family_name is not None:
+        body["last_name"] = changes.family_name
+    if changes.password is not None:
+        body["password"] = changes.password
+    if changes.disabled is not None:
+        body["disabled"] = changes.disabled
+    if changes.group_ids is not None:
+        body["user_group_ids"] = list(changes.group_ids)
+    return body
+
+
+def decode_json(content: bytes) -> Any:
+    """Decode a response body, raising :class:`BadResponse` when it is not JSON."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise BadResponse("TelemetryTV answered with a body that is not JSON") from exc
+
+
+def parse_total(headers: Mapping[str, str]) -> int | None:
+    """The listing total from the paging header, or ``None`` when absent or unreadable."""
+    raw = headers.get(TOTAL_HEADER)
+    if raw is None:
+        return None
+    try:
+        total = int(raw.strip())
+    except ValueError:
+        return None
+    return total if total >= 0 else None
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        seconds = parsed.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds) or math.isinf(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def _error_parts(body: bytes) -> tuple[str, dict[str, str]]:
+    """TelemetryTV's message and per-field messages from an error body, if any."""
+    try:
+        data = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        return "", {}
+    if not isinstance(data, dict):
+        return "", {}
+    message = data.get("error") or data.get("message") or ""
+    fields: dict[str, str] = {}
+    raw_fields = data.get("fields")
+    items: list[Any] = []
+    if isinstance(raw_fields, list):
+        items = [f for f in raw_fields if isinstance(f, dict)]
+    elif isinstance(raw_fields, dict):
+        items = [raw_fields]
+    for item in items:
+        for name, text in item.items():
+            if isinstance(text, list):
+                text = "; ".join(str(t) for t in text)
+            fields[str(name)] = str(text)
+    return (message if isinstance(message, str) else str(message)), fields
+
+
+def _taken_field(message: str, fields: Mapping[str, str]) -> str | None:
+    """Which unique field (``email`` or ``name``) a message says is taken, if any."""
+    for name, text in fields.items():
+        if name in ("email", "name") and any(w in text.lower() for w in _TAKEN_WORDS):
+            return name
+    lowered = message.lower()
+    if any(w in lowered for w in _TAKEN_WORDS):
+        if "email" in lowered:
+            return "email"
+        if "name" in lowered:
+            return "name"
+    return None
+
+
+def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
+    """Turn a failed TelemetryTV response into the matching :class:`UpstreamError`."""
+    message, fields = _error_parts(body)
+    if status >= 500:
+        return ServerError(message or f"TelemetryTV answered {status}", status=status)
+    if status == 429:
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        return RateLimited(message or "TelemetryTV is rate limiting", retry_after=retry_after)
+    if status == 401:
+        return Unauthorized(message or "Unauthorized", status=401)
+    if status == 403:
+        return Forbidden(message or "Forbidden", status=403)
+    if status == 404:
+        return NotFound(message or "Not found", status=404)
+    taken = _taken_field(message, fields)
+    if status == 409 or (status in (400, 422) and taken is not None):
+        return Conflict(message or "Already taken", field=taken, status=status)
+    if 400 <= status < 500:
+        return InvalidRequest(
+            message or f"TelemetryTV answered {status}", fields=fields, status=status
+        )
+    return BadResponse(f"TelemetryTV answered with unexpected status {status}", status=status)
+
+
+__all__ = [
+    "TOTAL_HEADER",
+    "decode_json",
+    "error_from_response",
+    "group_from_json",
+    "new_user_json",
+    "parse_retry_after",
+    "parse_timestamp",
+    "parse_total",
+    "user_changes_json",
+    "user_from_json",
+]

@@ -1,0 +1,103 @@
+"""Upstream failures as the SCIM errors an identity admin can act on.
+
+=========================  ======  ==============  ==========================================
+TelemetryTV failure        status  scimType        detail (what the admin reads)
+=========================  ======  ==============  ==========================================
+InvalidRequest (400)       400     invalidValue    TelemetryTV's field messages
+Conflict (taken email)     409     uniqueness      which value is taken
+Unauthorized (401)         401                     check the API token
+Forbidden (403)            403                     TelemetryTV's text (plan, user limit)
+NotFound (404)             404                     which resource is missing
+RateLimited (429)          429                     retry later; ``Retry-After`` in seconds
+ServerError (5xx)          502                     TelemetryTV failed; retry
+BadResponse                502                     TelemetryTV answered off-contract
+UpstreamTimeout            503                     TelemetryTV too slow; ``Retry-After``
+ConnectionFailed           503                     TelemetryTV unreachable; ``Retry-After``
+=========================  ======  ==============  ==========================================
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..scim.errors import ScimError
+from ..telemetrytv.errors import (
+    BadResponse,
+    Conflict,
+    ConnectionFailed,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+    UpstreamError,
+    UpstreamTimeout,
+)
+
+DEFAULT_RETRY_AFTER = 30
+"""Seconds a client is told to wait when TelemetryTV throttled without saying how long."""
+
+UNAVAILABLE_RETRY_AFTER = 10
+"""Seconds a client is told to wait when TelemetryTV could not be reached."""
+
+_MESSAGE_LIMIT = 300
+
+
+def _upstream_text(exc: UpstreamError) -> str:
+    # TelemetryTV's own words help the admin; bounded so a huge error page stays out.
+    text = " ".join(exc.message.split())
+    return text[:_MESSAGE_LIMIT]
+
+
+def scim_error_for(exc: UpstreamError, *, resource: str = "Resource") -> ScimError:
+    """The SCIM error to answer for an upstream failure."""
+    if isinstance(exc, Conflict):
+        what = {"email": "email address", "name": "name"}.get(exc.field or "", "value")
+        return ScimError(
+            409,
+            f"A TelemetryTV {resource.lower()} with this {what} already exists "
+            f"(TelemetryTV: {_upstream_text(exc)})",
+            "uniqueness",
+        )
+    if isinstance(exc, InvalidRequest):
+        fields = "; ".join(f"{name}: {message}" for name, message in exc.fields.items())
+        detail = f"TelemetryTV refused the {resource.lower()}: {_upstream_text(exc)}"
+        return ScimError(400, f"{detail} ({fields})" if fields else detail, "invalidValue")
+    if isinstance(exc, Unauthorized):
+        return ScimError(
+            401,
+            "TelemetryTV refused the API token. Check the token in the app's provisioning "
+            "settings and that it was created by a user in TelemetryTV's Admin group.",
+            headers={"WWW-Authenticate": 'Bearer realm="scim-proxy"'},
+        )
+    if isinstance(exc, Forbidden):
+        return ScimError(
+            403,
+            f"TelemetryTV refused the operation: {_upstream_text(exc)}. Check the account's "
+            "plan and user limit, and that the token's user is in the Admin group.",
+        )
+    if isinstance(exc, NotFound):
+        return ScimError(404, f"{resource} not found in TelemetryTV")
+    if isinstance(exc, RateLimited):
+        wait = DEFAULT_RETRY_AFTER if exc.retry_after is None else math.ceil(exc.retry_after)
+        wait = max(1, wait)
+        return ScimError(
+            429,
+            f"TelemetryTV is rate limiting requests; retry after {wait} seconds",
+            headers={"Retry-After": str(wait)},
+        )
+    if isinstance(exc, UpstreamTimeout | ConnectionFailed):
+        return ScimError(
+            503,
+            "TelemetryTV could not be reached in time; the request may be retried "
+            f"({type(exc).__name__})",
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+        )
+    if isinstance(exc, ServerError):
+        return ScimError(
+            502, f"TelemetryTV failed with status {exc.status}; the request may be retried"
+        )
+    if isinstance(exc, BadResponse):
+        return ScimError(502, f"TelemetryTV answered in an unexpected way: {_upstream_text(exc)}")
+    return ScimError(502, "TelemetryTV answered with an error the proxy does not know")

@@ -1,0 +1,155 @@
+"""SCIM User <-> directory user.
+
+=====================  ===========================  =====================================
+SCIM attribute         directory user               notes
+=====================  ===========================  =====================================
+id                     id
+userName               email                        set on create; a later change alone is
+                                                    ignored (TelemetryTV's login is the email)
+emails                 email                        one work address, primary; a change here
+                                                    changes the email
+name.givenName         given_name
+name.familyName        family_name
+name.formatted         (derived)                    given and family name
+displayName            (derived)                    given and family name, else the email
+active                 not disabled                 or deletion, per ``users.deactivation``
+password               (write-only)                 forwarded, never returned
+groups                 group_ids                    read-only
+meta                   created, last_modified       location from the public base URL
+=====================  ===========================  =====================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from scim2_models import GroupMembership, Meta
+
+from ..directory import DirectoryUser, NewUser, UserChanges
+from ..scim.errors import invalid_value
+from ..scim.models import User, UserEmail, UserName
+from .passwords import generate_password
+
+
+def user_resource(user: DirectoryUser, base_url: str) -> User:
+    """The SCIM User for a directory user; ``base_url`` is the SCIM base URL."""
+    full_name = " ".join(part for part in (user.given_name, user.family_name) if part)
+    return User(
+        id=user.id,
+        user_name=user.email,
+        name=UserName(
+            given_name=user.given_name,
+            family_name=user.family_name,
+            formatted=full_name or None,
+        ),
+        display_name=full_name or user.email,
+        active=not user.disabled,
+        emails=[UserEmail(value=user.email, type="work", primary=True)],
+        groups=[
+            GroupMembership(value=group_id, ref=f"{base_url}/Groups/{group_id}", type="direct")
+            for group_id in user.group_ids
+        ]
+        or None,
+        meta=Meta(
+            resource_type="User",
+            created=user.created,
+            last_modified=user.last_modified,
+            location=f"{base_url}/Users/{user.id}",
+            version=user_version(user),
+        ),
+    )
+
+
+def user_version(user: DirectoryUser) -> str:
+    """A weak ETag that changes whenever anything the SCIM User shows changes."""
+    digest = hashlib.blake2b(digest_size=8)
+    for part in (
+        user.id,
+        user.email,
+        user.given_name,
+        user.family_name,
+        str(user.disabled),
+        ",".join(user.group_ids),
+        user.last_modified.isoformat() if user.last_modified else "",
+    ):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return f'W/"{digest.hexdigest()}"'
+
+
+def chosen_email(resource: User) -> str | None:
+    """The address TelemetryTV should hold: the primary one, else work, else the first."""
+    emails = [e for e in resource.emails or [] if e.value]
+    primary = [e for e in emails if e.primary is True]
+    work = [e for e in emails if (e.type or "").lower() == "work"]
+    for candidates in (primary, work, emails):
+        if candidates:
+            return candidates[0].value
+    return None
+
+
+def _looks_like_email(value: str | None) -> bool:
+    return value is not None and "@" in value and " " not in value
+
+
+def new_user(resource: User) -> NewUser:
+    """What creating ``resource`` sends to the directory."""
+    email = resource.user_name if _looks_like_email(resource.user_name) else chosen_email(resource)
+    if not email:
+        raise invalid_value(
+            "userName must be the user's email address (TelemetryTV signs users in by email). "
+            "In Okta set the application username format to Email."
+        )
+    name = resource.name or UserName()
+    return NewUser(
+        email=email,
+        given_name=name.given_name or "",
+        family_name=name.family_name or "",
+        password=resource.password or generate_password(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UserUpdate:
+    """What an update changes upstream, and what it had to leave out."""
+
+    changes: UserChanges
+    deactivate: bool
+    """The request sets ``active`` to false."""
+    ignored_username_change: bool
+    """``userName`` changed with no matching email change; TelemetryTV cannot follow."""
+
+
+def user_update(current: DirectoryUser, wanted: User) -> UserUpdate:
+    """The upstream changes that turn ``current`` into the whole resource ``wanted``.
+
+    A name left out is cleared, as a replacement does (RFC 7644 §3.5.1). An absent
+    ``active`` never flips the user, and absent ``emails`` keep the email: TelemetryTV
+    cannot hold a user without one.
+    """
+    email = chosen_email(wanted)
+    new_email = email if email and email != current.email else None
+    username_changed = (
+        wanted.user_name is not None
+        and wanted.user_name.casefold() != current.email.casefold()
+        and (new_email is None or new_email.casefold() != wanted.user_name.casefold())
+    )
+
+    name = wanted.name or UserName()
+    given = name.given_name or ""
+    family = name.family_name or ""
+
+    disabled = None if wanted.active is None else not wanted.active
+    changes = UserChanges(
+        email=new_email,
+        given_name=given if given != current.given_name else None,
+        family_name=family if family != current.family_name else None,
+        password=wanted.password,
+        disabled=disabled if disabled is not None and disabled != current.disabled else None,
+    )
+    return UserUpdate(
+        changes=changes,
+        deactivate=disabled is True,
+        ignored_username_change=username_changed,
+    )

@@ -1,0 +1,218 @@
+"""The SCIM Users resource, carried out on TelemetryTV users.
+
+Each method costs a fixed, small number of upstream calls (see docs/architecture.md):
+a read by id or a ``userName eq`` lookup is one call, a page of users one or two, a
+create one (two when created inactive), a replace or a patch two (read, then one
+partial update holding every change, so a request is applied whole or not at all).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import structlog
+from pydantic import ValidationError
+from scim2_models import PatchOp, SCIMException
+
+from ..directory import DirectoryUser, UserChanges
+from ..ops.config import Deactivation, Settings
+from ..ops.context import note_quirk
+from ..scim.errors import ScimError, not_found
+from ..scim.filters import equality_lookups, parse_filter
+from ..scim.models import IDP_POLICY, USER_SCHEMA, User
+from ..scim.params import ListQuery
+from ..telemetrytv.client import TelemetryTVSession
+from ..telemetrytv.errors import NotFound, UpstreamError
+from .errors import scim_error_for
+from .paging import window
+from .user_mapping import new_user, user_resource, user_update
+
+log = structlog.get_logger("scim_proxy.users")
+
+USER_FILTER_ATTRIBUTES = {
+    name.lower(): name
+    for name in (
+        "id",
+        "userName",
+        "displayName",
+        "active",
+        "name",
+        "name.givenName",
+        "name.familyName",
+        "name.formatted",
+        "emails",
+        "emails.value",
+        "emails.type",
+        "emails.primary",
+        "groups",
+        "groups.value",
+        "meta.created",
+        "meta.lastModified",
+    )
+}
+"""Attributes a Users filter may name (lower-cased path -> spelling)."""
+
+USER_LOOKUP_KEYS = {"id": "id", "username": "email", "emails.value": "email"}
+"""Filter attributes answered by a keyed upstream lookup instead of a scan."""
+
+
+class TooManyMatches(ScimError):
+    """A filter would have to be evaluated over more users than the configured limit."""
+
+
+@contextmanager
+def upstream_errors(resource: str, resource_id: str | None = None) -> Iterator[None]:
+    """Turn upstream failures inside the block into SCIM errors."""
+    try:
+        yield
+    except NotFound as exc:
+        if resource_id is None:
+            raise scim_error_for(exc, resource=resource) from exc
+        raise not_found(resource, resource_id) from exc
+    except UpstreamError as exc:
+        raise scim_error_for(exc, resource=resource) from exc
+
+
+class UserProvisioning:
+    """SCIM User operations for one inbound request."""
+
+    def __init__(self, session: TelemetryTVSession, settings: Settings, base_url: str) -> None:
+        self.session = session
+        self.settings = settings
+        self.base_url = base_url
+
+    def _resource(self, user: DirectoryUser) -> User:
+        return user_resource(user, self.base_url)
+
+    async def get(self, user_id: str) -> User:
+        """The user with this id."""
+        with upstream_errors("User", user_id):
+            return self._resource(await self.session.get_user(user_id))
+
+    async def search(self, query: ListQuery) -> tuple[list[User], int]:
+        """One page of the users matching the query, and how many match in all."""
+        if query.filter is None:
+            return await self._page(query)
+        parsed = parse_filter(User, query.filter, allowed=USER_FILTER_ATTRIBUTES)
+        lookups = equality_lookups(parsed.ast, USER_LOOKUP_KEYS, USER_SCHEMA)
+        with upstream_errors("User"):
+            candidates = await (self._lookup(lookups) if lookups is not None else self._scan())
+        matches = [r for r in map(self._resource, candidates) if parsed.match(r)]
+        start = query.start_index - 1
+        return matches[start : start + query.count], len(matches)
+
+    async def _page(self, query: ListQuery) -> tuple[list[User], int]:
+        pages = window(query.start_index, query.count)
+        with upstream_errors("User"):
+            first = await self.session.list_users(pages.first_page, pages.per_page)
+            items = list(first.items)
+            if pages.pages == 2 and len(first.items) == pages.per_page:
+                second = await self.session.list_users(pages.first_page + 1, pages.per_page)
+                items += second.items
+        chosen = items[pages.offset : pages.offset + query.count] if query.count else []
+        total = first.total
+        if total is None:
+            # Without the paging header the total is unknown: claim one more page while
+            # pages come back full, so a client keeps paging until a short one.
+            seen = (pages.first_page - 1) * pages.per_page + len(items)
+            total = seen + (pages.per_page if len(first.items) == pages.per_page else 0)
+        return [self._resource(u) for u in chosen], total
+
+    async def _lookup(self, lookups: list[tuple[str, str]]) -> list[DirectoryUser]:
+        found: dict[str, DirectoryUser] = {}
+        for kind, value in lookups:
+            if kind == "id":
+                try:
+                    user: DirectoryUser | None = await self.session.get_user(value)
+                except NotFound:
+                    user = None
+            else:
+                user = await self.session.find_user_by_email(value)
+            if user is not None:
+                found[user.id] = user
+        return [found[key] for key in sorted(found)]
+
+    async def _scan(self) -> list[DirectoryUser]:
+        limit = self.settings.scim.filter_scan_limit
+        per_page = self.settings.upstream.page_size
+        users: list[DirectoryUser] = []
+        page_number = 1
+        while True:
+            page = await self.session.list_users(page_number, per_page)
+            if page.total is not None and page.total > limit:
+                raise self._too_many(page.total)
+            users += page.items
+            if len(users) > limit:
+                raise self._too_many(None)
+            if len(page.items) < per_page:
+                return users
+            page_number += 1
+
+    def _too_many(self, total: int | None) -> ScimError:
+        held = f"{total} users" if total is not None else "more users than that"
+        return TooManyMatches(
+            400,
+            f"This filter can only be evaluated over at most "
+            f"{self.settings.scim.filter_scan_limit} users and TelemetryTV holds {held}. "
+            "Filter with userName eq, id eq or emails.value eq instead.",
+            "tooMany",
+        )
+
+    async def create(self, resource: User) -> User:
+        """Create the user; an ``active: false`` user is created, then disabled."""
+        new = new_user(resource)
+        with upstream_errors("User"):
+            created = await self.session.create_user(new)
+        if resource.active is False:
+            with upstream_errors("User", created.id):
+                created = await self.session.update_user(created.id, UserChanges(disabled=True))
+        return self._resource(created)
+
+    async def replace(self, user_id: str, resource: User) -> User:
+        """Replace what TelemetryTV holds of the user with ``resource`` (a PUT)."""
+        with upstream_errors("User", user_id):
+            current = await self.session.get_user(user_id)
+        return await self._update(current, resource)
+
+    async def patch(self, user_id: str, patch: PatchOp[User] | None) -> User:
+        """Apply a PatchOp: every operation on a copy first, then one upstream update.
+
+        ``None`` (nothing left to change) still reads the user, so an unknown id is 404.
+        """
+        with upstream_errors("User", user_id):
+            current = await self.session.get_user(user_id)
+        resource = self._resource(current)
+        if patch is None:
+            return resource
+        try:
+            patch.patch(resource, scim_policy=IDP_POLICY)
+        except SCIMException as exc:
+            raise ScimError.from_scim_exception(exc) from exc
+        except ValidationError as exc:
+            raise ScimError.from_validation_error(exc, what="A PATCH operation's value") from exc
+        return await self._update(current, resource)
+
+    async def _update(self, current: DirectoryUser, wanted: User) -> User:
+        update = user_update(current, wanted)
+        if update.ignored_username_change:
+            note_quirk("username_change_ignored")
+            log.warning(
+                "username_change_ignored",
+                user_id=current.id,
+                reason="TelemetryTV's login is the email; change emails to change it",
+            )
+        deletes = self.settings.users.deactivation is Deactivation.delete
+        with upstream_errors("User", current.id):
+            if update.deactivate and deletes:
+                await self.session.delete_user(current.id)
+                return self._resource(dataclasses.replace(current, disabled=True))
+            if update.changes.is_empty():
+                return self._resource(current)
+            return self._resource(await self.session.update_user(current.id, update.changes))
+
+    async def delete(self, user_id: str) -> None:
+        """Delete the user."""
+        with upstream_errors("User", user_id):
+            await self.session.delete_user(user_id)
