@@ -1,0 +1,95 @@
+"""Shared fixtures: the simulator, the proxy wired to it in-process, an authenticated client."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from scim_proxy.http.app import create_app
+from scim_proxy.ops.config import Settings
+from scim_proxy.ops.logging import configure_logging
+from scim_proxy.simulator import SimulatorSettings, SimulatorStore, create_simulator_app
+
+TOKEN = "test-token-3f9a"
+UPSTREAM = "http://telemetrytv.test"
+PROXY = "http://proxy.test"
+BASE = f"{PROXY}/scim/v2"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+configure_logging(cache=False)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Run async tests on asyncio (the proxy's production loop is uvloop, also asyncio)."""
+    return "asyncio"
+
+
+def fixture(name: str, **values: str) -> Any:
+    """A recorded request body: ``fixture("okta/put-deactivate-user", id=user_id)``.
+
+    ``{{name}}`` placeholders in the file are replaced by the given values.
+    """
+    text = (FIXTURES / f"{name}.json").read_text()
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    return json.loads(text)
+
+
+@pytest.fixture
+def simulator_settings() -> SimulatorSettings:
+    """The simulator's settings; override in a module to seed users or add deviations."""
+    return SimulatorSettings(token=TOKEN, users=3)
+
+
+@pytest.fixture
+def simulator(simulator_settings: SimulatorSettings) -> Starlette:
+    """The TelemetryTV simulator app."""
+    return create_simulator_app(simulator_settings)
+
+
+@pytest.fixture
+def store(simulator: Starlette) -> SimulatorStore:
+    """The simulator's state, for asserting what TelemetryTV ends up holding."""
+    state: SimulatorStore = simulator.state.store
+    return state
+
+
+@pytest.fixture
+def upstream_calls(simulator: Starlette) -> Callable[[], list[tuple[str, str]]]:
+    """The (method, path) of every call the simulator received so far."""
+
+    def calls() -> list[tuple[str, str]]:
+        return [(r.method, r.path) for r in simulator.state.requests]
+
+    return calls
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The proxy's settings, pointed at the simulator."""
+    return Settings().replace("upstream", base_url=UPSTREAM)
+
+
+@pytest.fixture
+def proxy(settings: Settings, simulator: Starlette) -> Starlette:
+    """The proxy app, its upstream calls going to the simulator in-process."""
+    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
+    return create_app(settings, http_client=upstream)
+
+
+@pytest.fixture
+async def client(proxy: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the proxy, sending the simulator's token as Okta does."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=proxy),
+        base_url=BASE,
+        headers={"Authorization": f"Bearer {TOKEN}", "User-Agent": "Okta SCIM Client 1.0.0"},
+    ) as http:
+        yield http
