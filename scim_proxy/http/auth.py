@@ -28,7 +28,8 @@ def token_from_header(header: str | None) -> str:
     if not header or not header.strip():
         raise _unauthorized(
             "The request has no Authorization header. Configure the app's provisioning "
-            "with HTTP Header authentication and the TelemetryTV API token."
+            "with HTTP Header authentication and the TelemetryTV API token "
+            "(sent as 'Authorization: Bearer <token>')."
         )
     scheme, _, credentials = header.strip().partition(" ")
     scheme = scheme.lower()

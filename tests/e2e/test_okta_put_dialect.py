@@ -13,7 +13,7 @@ from tests.conftest import fixture
 
 pytestmark = pytest.mark.anyio
 
-LOOKUP = '/Users?filter=userName%20eq%20%22ana.lima%40example.com%22&startIndex=1&count=100'
+LOOKUP = "/Users?filter=userName%20eq%20%22ana.lima%40example.com%22&startIndex=1&count=100"
 
 
 async def _assigned_user(client: httpx.AsyncClient) -> str:
