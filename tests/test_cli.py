@@ -1,0 +1,152 @@
+"""The ``scim-proxy`` command, run as a real process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from scim_proxy.cli import DEMO_TOKEN
+from tests.okta_spec import run_spec_test
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"process exited early with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not come up in {timeout} s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> str:
+    """Stop the process (SIGINT, then kill) and return everything it printed."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        output, _ = process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output.decode(errors="replace") if output else ""
+
+
+def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "scim_proxy", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+
+
+@pytest.fixture
+def demo() -> Iterator[str]:
+    """``scim-proxy demo`` on free ports; yields the SCIM base URL."""
+    port, sim_port = _free_port(), _free_port()
+    process = _start("demo", "--port", str(port), "--simulator-port", str(sim_port))
+    try:
+        _wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+        yield f"http://127.0.0.1:{port}/scim/v2"
+    finally:
+        _stop(process)
+
+
+@pytest.mark.anyio
+async def test_oktas_spec_test_passes_against_the_demo(demo: str) -> None:
+    async with httpx.AsyncClient(base_url=demo, timeout=10) as client:
+        steps = await run_spec_test(client, f"Bearer {DEMO_TOKEN}", groups=False)
+    assert steps == 11
+
+
+def test_the_demo_prints_what_a_newcomer_needs() -> None:
+    port, sim_port = _free_port(), _free_port()
+    process = _start("demo", "--port", str(port), "--simulator-port", str(sim_port))
+    try:
+        _wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+    finally:
+        output = _stop(process)
+    assert f"http://127.0.0.1:{port}/scim/v2" in output
+    assert DEMO_TOKEN in output
+    assert "curl" in output
+
+
+def test_an_invalid_setting_stops_start_up_naming_it(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[upstream]\nauth_scheme = "kerberos"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "scim_proxy", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "upstream.auth_scheme" in result.stderr
+    assert "token, basic, bearer" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_invalid_environment_override_names_the_variable() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "scim_proxy", "serve"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={**os.environ, "SCIM_PROXY_SERVER_PORT": "eighty"},
+    )
+    assert result.returncode == 2
+    assert "SCIM_PROXY_SERVER_PORT" in result.stderr
+
+
+def test_the_simulator_command_serves_the_contract() -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "scim_proxy",
+            "simulator",
+            "--port",
+            str(port),
+            "--token",
+            "sim-secret",
+            "--users",
+            "7",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_until_up(f"http://127.0.0.1:{port}/users", process)
+        listed = httpx.get(
+            f"http://127.0.0.1:{port}/users", headers={"Authorization": "Token sim-secret"}
+        )
+        assert listed.status_code == 200
+        assert listed.headers["Total-Records-Count"] == "8"
+        refused = httpx.get(
+            f"http://127.0.0.1:{port}/users", headers={"Authorization": "Token other"}
+        )
+        assert refused.status_code == 401
+    finally:
+        _stop(process)
