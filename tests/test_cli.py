@@ -121,22 +121,7 @@ def test_an_invalid_environment_override_names_the_variable() -> None:
 
 def test_the_simulator_command_serves_the_contract() -> None:
     port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "scim_proxy",
-            "simulator",
-            "--port",
-            str(port),
-            "--token",
-            "sim-secret",
-            "--users",
-            "7",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process = _start("simulator", "--port", str(port), "--token", "sim-secret", "--users", "7")
     try:
         _wait_until_up(f"http://127.0.0.1:{port}/users", process)
         listed = httpx.get(

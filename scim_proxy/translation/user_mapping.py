@@ -38,11 +38,14 @@ def user_resource(user: DirectoryUser, base_url: str) -> User:
     return User(
         id=user.id,
         user_name=user.email,
+        # Empty upstream names read as absent, so a removed name is gone, not "".
         name=UserName(
-            given_name=user.given_name,
-            family_name=user.family_name,
-            formatted=full_name or None,
-        ),
+            given_name=user.given_name or None,
+            family_name=user.family_name or None,
+            formatted=full_name,
+        )
+        if full_name
+        else None,
         display_name=full_name or user.email,
         active=not user.disabled,
         emails=[UserEmail(value=user.email, type="work", primary=True)],

@@ -116,7 +116,7 @@ async def test_a_huge_body_is_413(client: httpx.AsyncClient) -> None:
 async def test_scim_json_with_charset_is_accepted(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/Users",
-        content=b'{"userName": "charset@example.com", "name": {"givenName": "C", "familyName": "S"}}',
+        content=b'{"userName": "charset@example.com", "name": {"givenName": "C"}}',
         headers={"Content-Type": "application/scim+json; charset=utf-8"},
     )
     assert response.status_code == 201
@@ -193,7 +193,8 @@ async def test_upstream_failures_map_to_scim_errors(
 async def test_hostile_ids_never_reach_telemetrytv_as_paths(
     client: httpx.AsyncClient, upstream_calls: Callable[[], list[tuple[str, str]]]
 ) -> None:
-    for hostile in ("..", "..%2F..%2Fuser-groups", "a%3Fb", "a%23b", "a%5Cb", "%00", "ａｂｃ"):
+    look_alike = "\uff41\uff42\uff43"  # fullwidth "abc"
+    for hostile in ("..", "..%2F..%2Fuser-groups", "a%3Fb", "a%23b", "a%5Cb", "%00", look_alike):
         response = await client.get(f"/Users/{hostile}")
         assert response.status_code == 404, hostile
     assert all(path.startswith("/users") for _, path in upstream_calls())
@@ -202,4 +203,4 @@ async def test_hostile_ids_never_reach_telemetrytv_as_paths(
 
 def test_upstream_url_comes_only_from_settings() -> None:
     assert Settings().upstream.base_url == "https://api.telemetrytv.com"
-    assert UPSTREAM != Settings().upstream.base_url
+    assert Settings().upstream.base_url != UPSTREAM
