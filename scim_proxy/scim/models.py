@@ -47,9 +47,6 @@ replace through an unmatched value filter creates the entry (Entra's
 class UserName(ComplexAttribute):
     """The components of the user's real name."""
 
-    formatted: Annotated[str | None, Mutability.read_only] = None
-    """Given and family name joined; derived, not stored."""
-
     family_name: str | None = None
     """The family name (TelemetryTV's last name)."""
 
@@ -103,7 +100,7 @@ class User(Resource[Any]):
     Groups: ClassVar[type[ComplexAttribute]] = GroupMembership
 
 
-USER_READ_ONLY = frozenset({"id", "meta", "displayname", "name.formatted", "groups"})
+USER_READ_ONLY = frozenset({"id", "meta", "displayname", "groups"})
 """User attributes a PATCH may name but never changes (lower-cased paths)."""
 
 

@@ -10,7 +10,6 @@ emails                 email                        one work address, primary; a
                                                     changes the email
 name.givenName         given_name
 name.familyName        family_name
-name.formatted         (derived)                    given and family name
 displayName            (derived)                    given and family name, else the email
 active                 not disabled                 or deletion, per ``users.deactivation``
 password               (write-only)                 forwarded, never returned
@@ -39,11 +38,7 @@ def user_resource(user: DirectoryUser, base_url: str) -> User:
         id=user.id,
         user_name=user.email,
         # Empty upstream names read as absent, so a removed name is gone, not "".
-        name=UserName(
-            given_name=user.given_name or None,
-            family_name=user.family_name or None,
-            formatted=full_name,
-        )
+        name=UserName(given_name=user.given_name or None, family_name=user.family_name or None)
         if full_name
         else None,
         display_name=full_name or user.email,

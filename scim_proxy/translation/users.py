@@ -41,7 +41,6 @@ USER_FILTER_ATTRIBUTES = {
         "name",
         "name.givenName",
         "name.familyName",
-        "name.formatted",
         "emails",
         "emails.value",
         "emails.type",

@@ -47,11 +47,7 @@ async def test_user_schema_holds_only_what_telemetrytv_stores(client: httpx.Asyn
         "emails",
         "groups",
     }
-    assert {a["name"] for a in attributes["name"]["subAttributes"]} == {
-        "givenName",
-        "familyName",
-        "formatted",
-    }
+    assert {a["name"] for a in attributes["name"]["subAttributes"]} == {"givenName", "familyName"}
     assert attributes["password"]["returned"] == "never"
     assert attributes["password"]["mutability"] == "writeOnly"
     assert attributes["groups"]["mutability"] == "readOnly"
