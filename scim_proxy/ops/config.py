@@ -89,6 +89,20 @@ class UserSettings:
 
 
 @dataclass(frozen=True)
+class GroupSettings:
+    """``[groups]``: how membership changes are written (see docs/memberships.md)."""
+
+    member_concurrency: int = 8
+    """Membership updates one request runs at once."""
+    settle_seconds: float = 1.0
+    """Wait after a round of membership writes before reading them back to verify."""
+    max_read_age_seconds: float = 0.25
+    """A user read older than this is read again before its memberships are written."""
+    verify_rounds: int = 3
+    """Write-and-verify rounds before a membership change is reported as failed."""
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     """``[logging]``: what the proxy logs and how."""
 
@@ -104,6 +118,7 @@ class Settings:
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
     scim: ScimSettings = field(default_factory=ScimSettings)
     users: UserSettings = field(default_factory=UserSettings)
+    groups: GroupSettings = field(default_factory=GroupSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
 
     def replace(self, section: str, **values: Any) -> Settings:
@@ -122,14 +137,19 @@ def load_settings(
 ) -> Settings:
     """Read the TOML file (``path``, else ``$SCIM_PROXY_CONFIG``, else none) and the environment."""
     environ = os.environ if environ is None else environ
-    path = path or environ.get(CONFIG_ENV) or None
+    named_by = "--config"
+    if not path and environ.get(CONFIG_ENV):
+        path, named_by = environ[CONFIG_ENV], CONFIG_ENV
     data: dict[str, Any] = {}
-    if path is not None:
+    if path:
         try:
             with Path(path).open("rb") as handle:
                 data = tomllib.load(handle)
         except FileNotFoundError:
-            raise ConfigError(f"Configuration file {str(path)!r} does not exist") from None
+            raise ConfigError(
+                f"Configuration file {str(path)!r} (from {named_by}) does not exist: "
+                f"fix the path, or unset {named_by}"
+            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(
                 f"Configuration file {str(path)!r} is not valid TOML: {exc}"
@@ -146,9 +166,28 @@ def load_settings(
             f"Unknown configuration section(s): {', '.join(sorted(data))}; "
             f"known sections are {', '.join(f.name for f in fields(Settings))}"
         )
+    _refuse_unknown_variables(environ)
     settings = Settings(**sections)
     validate(settings)
     return settings
+
+
+def _refuse_unknown_variables(environ: Mapping[str, str]) -> None:
+    """A mistyped override would be silently ignored: refuse it, as unknown file keys are."""
+    known = {CONFIG_ENV}
+    for section_field in fields(Settings):
+        section_type = get_type_hints(Settings)[section_field.name]
+        known |= {
+            f"{ENV_PREFIX}{section_field.name}_{f.name}".upper() for f in fields(section_type)
+        }
+    unknown = sorted(
+        k for k in environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known
+    )
+    if unknown:
+        raise ConfigError(
+            f"Unknown environment variable(s) {', '.join(unknown)}: check the spelling against "
+            "config.example.toml (SCIM_PROXY_<SECTION>_<KEY>)"
+        )
 
 
 def _section(name: str, section_type: Any, raw: dict[str, Any], environ: Mapping[str, str]) -> Any:
@@ -247,6 +286,21 @@ def validate(settings: Settings) -> None:
     if not 0 <= scim.filter_scan_limit <= 1_000_000:
         raise ConfigError(
             f"scim.filter_scan_limit = {scim.filter_scan_limit} is not valid: use 0 to 1000000"
+        )
+    groups = settings.groups
+    if not 1 <= groups.member_concurrency <= 100:
+        raise ConfigError(
+            f"groups.member_concurrency = {groups.member_concurrency} is not valid: use 1 to 100"
+        )
+    if not 0 < groups.max_read_age_seconds < groups.settle_seconds <= 30:
+        raise ConfigError(
+            f"groups.settle_seconds = {groups.settle_seconds} and groups.max_read_age_seconds = "
+            f"{groups.max_read_age_seconds} are not valid: use 0 < max_read_age_seconds < "
+            "settle_seconds <= 30, so a verifying read comes after any concurrent write"
+        )
+    if not 1 <= groups.verify_rounds <= 10:
+        raise ConfigError(
+            f"groups.verify_rounds = {groups.verify_rounds} is not valid: use 1 to 10"
         )
     if settings.logging.level.lower() not in _LOG_LEVELS:
         raise ConfigError(

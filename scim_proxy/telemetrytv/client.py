@@ -82,7 +82,7 @@ class TelemetryTV:
 
     def session(self, token: str) -> TelemetryTVSession:
         """A session acting with ``token`` for the length of one inbound request."""
-        return TelemetryTVSession(self, authorization_header(self.auth_scheme, token))
+        return TelemetryTVSession(self, token, authorization_header(self.auth_scheme, token))
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
@@ -92,8 +92,9 @@ class TelemetryTV:
 class TelemetryTVSession:
     """TelemetryTV's user and user-group operations, acting with one token."""
 
-    def __init__(self, adapter: TelemetryTV, authorization: str) -> None:
+    def __init__(self, adapter: TelemetryTV, token: str, authorization: str) -> None:
         self._adapter = adapter
+        self._token = token
         self._headers = {
             "Authorization": authorization,
             "Accept": "application/json",
@@ -238,7 +239,10 @@ class TelemetryTVSession:
                     duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 )
             if not 200 <= status < 300:
-                raise error_from_response(status, response.headers, response.content)
+                error = error_from_response(status, response.headers, response.content)
+                # Upstream text is passed on to admins; never let it carry the token.
+                error.message = error.message.replace(self._token, "[redacted]")
+                raise error
             return response
 
         return await adapter.attempts.run(attempt, idempotent=idempotent)

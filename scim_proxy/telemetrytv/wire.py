@@ -125,11 +125,11 @@ def parse_total(headers: Mapping[str, str]) -> int | None:
     raw = headers.get(TOTAL_HEADER)
     if raw is None:
         return None
-    try:
-        total = int(raw.strip())
-    except ValueError:
+    raw = raw.strip()
+    # Plain ASCII digits only: int() would also take "+3", "1_000" and other scripts' digits.
+    if not (raw.isascii() and raw.isdigit()):
         return None
-    return total if total >= 0 else None
+    return int(raw)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -140,8 +140,9 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     try:
         seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
             return None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)

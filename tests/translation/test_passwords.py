@@ -1,0 +1,48 @@
+"""Generated passwords for users created without one."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+
+from scim_proxy.translation.passwords import generate_password
+
+SYMBOLS = "!#$%&*+-=?@^_"
+CLASSES = [string.ascii_lowercase, string.ascii_uppercase, string.digits, SYMBOLS]
+
+
+@pytest.mark.parametrize("attempt", range(50))
+def test_every_character_class_is_present(attempt: int) -> None:
+    password = generate_password()
+    for chars in CLASSES:
+        assert any(c in chars for c in password), (chars, password)
+
+
+def test_only_known_characters_are_used() -> None:
+    allowed = set("".join(CLASSES))
+    for _ in range(50):
+        assert set(generate_password()) <= allowed
+
+
+@pytest.mark.parametrize("length", [4, 12, 24, 64])
+def test_password_has_the_requested_length(length: int) -> None:
+    password = generate_password(length)
+    assert len(password) == length
+    for chars in CLASSES:
+        assert any(c in chars for c in password)
+
+
+def test_default_length_is_at_least_sixteen() -> None:
+    assert len(generate_password()) >= 16
+
+
+def test_two_passwords_differ() -> None:
+    assert generate_password() != generate_password()
+
+
+def test_passwords_are_spread_over_the_alphabet() -> None:
+    passwords = {generate_password() for _ in range(200)}
+    assert len(passwords) == 200
+    first_chars = {p[0] for p in passwords}
+    assert len(first_chars) > 20
