@@ -58,7 +58,7 @@ def simulator(args: argparse.Namespace) -> int:
     from .simulator import SimulatorSettings
     from .simulator.server import run_simulator
 
-    settings = SimulatorSettings(token=args.token, users=args.users)
+    settings = SimulatorSettings(token=args.token, users=args.users, latency_ms=args.latency_ms)
     print(f"TelemetryTV simulator on http://{args.host}:{args.port} (token {args.token!r})")
     run_simulator(settings, args.host, args.port)
     return 0
@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--token", default=DEMO_TOKEN, help=f"the one API token accepted ({DEMO_TOKEN})"
     )
     sim_cmd.add_argument("--users", type=int, default=0, help="users to seed (0)")
+    sim_cmd.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay added to every request (0)"
+    )
     sim_cmd.set_defaults(handler=simulator)
     return parser
 

@@ -15,6 +15,7 @@ Order of checks for a request: 401 (auth, even on unknown routes), 404/405 (rout
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
@@ -108,11 +109,13 @@ class _Gate:
         log: list[RecordedRequest],
         authenticator: _Authenticator,
         challenge: str,
+        latency: float = 0.0,
     ) -> None:
         self._app = app
         self._log = log
         self._authenticator = authenticator
         self._challenge = challenge
+        self._latency = latency
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -131,6 +134,8 @@ class _Gate:
                 )
                 await response(scope, receive, send)
                 return
+            if self._latency:
+                await asyncio.sleep(self._latency)
         await self._app(scope, receive, send)
 
 
@@ -273,6 +278,7 @@ def create_simulator_app(settings: SimulatorSettings | None = None) -> Starlette
                 log=requests,
                 authenticator=_Authenticator(settings.token, settings.auth_schemes),
                 challenge=challenge,
+                latency=settings.latency_ms / 1000,
             )
         ],
         exception_handlers={

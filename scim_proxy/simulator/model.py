@@ -40,6 +40,8 @@ class SimulatorSettings:
     user_limit: int | None = None
     owner_email: str = "owner@example.com"
     seed: int = 0
+    latency_ms: float = 0.0
+    """Delay before each request is handled, as a slow network or server would add."""
 
     def __post_init__(self) -> None:
         """Reject settings that would make the simulator misbehave later, not at startup."""
@@ -53,6 +55,8 @@ class SimulatorSettings:
             raise ValueError("need 1 <= default_per_page <= max_per_page")
         if self.user_limit is not None and self.user_limit < 0:
             raise ValueError("user_limit must be >= 0 or None")
+        if not 0 <= self.latency_ms <= 60_000:
+            raise ValueError("latency_ms must be in [0, 60000]")
         if not 0 <= self.seed < 2**63:
             raise ValueError("seed must be in [0, 2**63)")
         if not is_plausible_email(self.owner_email):
