@@ -71,10 +71,19 @@ def upstream_calls(simulator: Starlette) -> Callable[[], list[tuple[str, str]]]:
     return calls
 
 
+def proxy_settings() -> Settings:
+    """Settings pointed at the simulator, with a settle wait sized for in-process calls."""
+    return (
+        Settings()
+        .replace("upstream", base_url=UPSTREAM)
+        .replace("groups", settle_seconds=0.02, max_read_age_seconds=0.01)
+    )
+
+
 @pytest.fixture
 def settings() -> Settings:
     """The proxy's settings, pointed at the simulator."""
-    return Settings().replace("upstream", base_url=UPSTREAM)
+    return proxy_settings()
 
 
 @pytest.fixture

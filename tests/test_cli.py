@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,75 +13,35 @@ import pytest
 
 from scim_proxy.cli import DEMO_TOKEN
 from tests.okta_spec import run_spec_test
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"process exited early with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up in {timeout} s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> str:
-    """Stop the process (SIGINT, then kill) and return everything it printed."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-    try:
-        output, _ = process.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-    return output.decode(errors="replace") if output else ""
-
-
-def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "scim_proxy", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-    )
+from tests.processes import free_port, start, stop, wait_until_up
 
 
 @pytest.fixture
 def demo() -> Iterator[str]:
     """``scim-proxy demo`` on free ports; yields the SCIM base URL."""
-    port, sim_port = _free_port(), _free_port()
-    process = _start("demo", "--port", str(port), "--simulator-port", str(sim_port))
+    port, sim_port = free_port(), free_port()
+    process = start("demo", "--port", str(port), "--simulator-port", str(sim_port))
     try:
-        _wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
         yield f"http://127.0.0.1:{port}/scim/v2"
     finally:
-        _stop(process)
+        stop(process)
 
 
 @pytest.mark.anyio
 async def test_oktas_spec_test_passes_against_the_demo(demo: str) -> None:
     async with httpx.AsyncClient(base_url=demo, timeout=10) as client:
-        steps = await run_spec_test(client, f"Bearer {DEMO_TOKEN}", groups=False)
-    assert steps == 11
+        steps = await run_spec_test(client, f"Bearer {DEMO_TOKEN}")
+    assert steps == 12
 
 
 def test_the_demo_prints_what_a_newcomer_needs() -> None:
-    port, sim_port = _free_port(), _free_port()
-    process = _start("demo", "--port", str(port), "--simulator-port", str(sim_port))
+    port, sim_port = free_port(), free_port()
+    process = start("demo", "--port", str(port), "--simulator-port", str(sim_port))
     try:
-        _wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
     finally:
-        output = _stop(process)
+        output = stop(process)
     assert f"http://127.0.0.1:{port}/scim/v2" in output
     assert DEMO_TOKEN in output
     assert "curl" in output
@@ -120,10 +77,10 @@ def test_an_invalid_environment_override_names_the_variable() -> None:
 
 
 def test_the_simulator_command_serves_the_contract() -> None:
-    port = _free_port()
-    process = _start("simulator", "--port", str(port), "--token", "sim-secret", "--users", "7")
+    port = free_port()
+    process = start("simulator", "--port", str(port), "--token", "sim-secret", "--users", "7")
     try:
-        _wait_until_up(f"http://127.0.0.1:{port}/users", process)
+        wait_until_up(f"http://127.0.0.1:{port}/users", process)
         listed = httpx.get(
             f"http://127.0.0.1:{port}/users", headers={"Authorization": "Token sim-secret"}
         )
@@ -134,4 +91,4 @@ def test_the_simulator_command_serves_the_contract() -> None:
         )
         assert refused.status_code == 401
     finally:
-        _stop(process)
+        stop(process)

@@ -15,10 +15,11 @@ from ..ops.config import Settings
 from ..scim.errors import ScimError
 from ..telemetrytv.client import AttemptPolicy, TelemetryTV
 from ..telemetrytv.transport import build_http_client
+from ..translation.user_locks import UserLocks
 from .errors import http_error_handler, scim_error_handler
 from .middleware.path_normaliser import PathNormaliserMiddleware
 from .middleware.request_context import RequestContextMiddleware
-from .routes import discovery, health, unsupported, users
+from .routes import discovery, groups, health, unsupported, users
 from .state import SCIM_PREFIX, ProxyState
 
 
@@ -53,7 +54,9 @@ def create_app(
     in-process, a respx mock) while every other part stays as in production.
     """
     settings = settings or Settings()
-    state = ProxyState(settings=settings, upstream=build_upstream(settings, http_client))
+    state = ProxyState(
+        settings=settings, upstream=build_upstream(settings, http_client), locks=UserLocks()
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -61,7 +64,7 @@ def create_app(
         await state.upstream.aclose()
 
     scim_routes = Router(
-        routes=[*unsupported.routes, *discovery.routes, *users.routes],
+        routes=[*unsupported.routes, *discovery.routes, *users.routes, *groups.routes],
         redirect_slashes=False,
     )
     app = Starlette(

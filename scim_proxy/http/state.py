@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from ..ops.config import Settings
 from ..telemetrytv.client import TelemetryTV, TelemetryTVSession
+from ..translation.user_locks import UserLocks
 from .auth import token_from_header
 
 SCIM_PREFIX = "/scim/v2"
@@ -19,6 +20,7 @@ class ProxyState:
 
     settings: Settings
     upstream: TelemetryTV
+    locks: UserLocks
 
 
 def proxy_state(request: Request) -> ProxyState:

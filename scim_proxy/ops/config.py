@@ -98,7 +98,7 @@ class GroupSettings:
     """Wait after a round of membership writes before reading them back to verify."""
     max_read_age_seconds: float = 0.25
     """A user read older than this is read again before its memberships are written."""
-    verify_rounds: int = 3
+    verify_rounds: int = 6
     """Write-and-verify rounds before a membership change is reported as failed."""
 
 

@@ -21,7 +21,7 @@ from scim2_models import (
     Sort,
 )
 
-from .models import User
+from .models import Group, User
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,10 @@ class Endpoint:
     description: str
 
 
-ENDPOINTS: tuple[Endpoint, ...] = (Endpoint("User", "/Users", User, "TelemetryTV users"),)
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("User", "/Users", User, "TelemetryTV users"),
+    Endpoint("Group", "/Groups", Group, "TelemetryTV user groups"),
+)
 
 
 def service_provider_config(base_url: str, *, max_results: int) -> dict[str, Any]:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
+from pydantic import Field
 from scim2_models import (
     CaseExact,
     ComplexAttribute,
-    GroupMember,
     GroupMembership,
     Mutability,
+    Reference,
     Required,
     Resource,
     Returned,
@@ -104,6 +105,24 @@ USER_READ_ONLY = frozenset({"id", "meta", "displayname", "groups"})
 """User attributes a PATCH may name but never changes (lower-cased paths)."""
 
 
+class Member(ComplexAttribute):
+    """A user in a group (TelemetryTV groups hold users only, never groups)."""
+
+    value: Annotated[str | None, Mutability.immutable, CaseExact.true] = None
+    """The user's id."""
+
+    ref: Annotated[Reference[User] | None, Mutability.immutable] = Field(
+        None, serialization_alias="$ref", validation_alias="$ref"
+    )
+    """The user's SCIM location."""
+
+    type: Annotated[str | None, Mutability.read_only] = None
+    """Always ``User``; set by the proxy."""
+
+    display: Annotated[str | None, Mutability.read_only] = None
+    """The user's email; set by the proxy (a value sent is ignored)."""
+
+
 class Group(Resource[Any]):
     """Group"""
 
@@ -112,10 +131,10 @@ class Group(Resource[Any]):
     display_name: Annotated[str | None, Required.true] = None
     """The TelemetryTV user group's name."""
 
-    members: list[GroupMember] | None = None
+    members: list[Member] | None = None
     """The users in the group."""
 
-    Members: ClassVar[type[ComplexAttribute]] = GroupMember
+    Members: ClassVar[type[ComplexAttribute]] = Member
 
 
 GROUP_READ_ONLY = frozenset({"id", "meta"})

@@ -26,6 +26,8 @@ async def test_resource_types_list_and_read(client: httpx.AsyncClient) -> None:
     names = {r["name"]: r for r in listed["Resources"]}
     assert names["User"]["endpoint"] == "/Users"
     assert names["User"]["schema"] == "urn:ietf:params:scim:schemas:core:2.0:User"
+    assert names["Group"]["endpoint"] == "/Groups"
+    assert names["Group"]["schema"] == "urn:ietf:params:scim:schemas:core:2.0:Group"
     one = await client.get("/ResourceTypes/User")
     assert one.status_code == 200
     assert one.json()["id"] == "User"
@@ -61,3 +63,12 @@ async def test_user_schema_holds_only_what_telemetrytv_stores(client: httpx.Asyn
 async def test_discovery_needs_no_token(client: httpx.AsyncClient) -> None:
     response = await client.get("/ServiceProviderConfig", headers={"Authorization": ""})
     assert response.status_code == 200
+
+
+async def test_group_schema_holds_name_and_members(client: httpx.AsyncClient) -> None:
+    response = await client.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group")
+    attributes = {a["name"]: a for a in response.json()["attributes"]}
+    assert set(attributes) == {"displayName", "members"}
+    members = {a["name"]: a for a in attributes["members"]["subAttributes"]}
+    assert set(members) == {"value", "$ref", "type", "display"}
+    assert members["display"]["mutability"] == "readOnly"

@@ -12,4 +12,4 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_every_step_of_oktas_spec_test_passes(client: httpx.AsyncClient) -> None:
-    assert await run_spec_test(client, f"Bearer {TOKEN}", groups=False) == 11
+    assert await run_spec_test(client, f"Bearer {TOKEN}", groups=True) == 12

@@ -73,3 +73,33 @@ async def test_create_costs_one_call_and_two_when_inactive(
         "POST /users",
         "PATCH /users/{id}",
     ]
+
+
+async def test_group_calls_per_operation(client: httpx.AsyncClient, upstream_calls: Calls) -> None:
+    users = (await client.get('/Users?filter=userName sw "user"')).json()["Resources"]
+    members = [u["id"] for u in users]
+    created = await client.post("/Groups", json=fixture("okta/group-create"))
+    group_id = created.json()["id"]
+    k = len(members)
+    add = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": u} for u in members]}],
+    }
+    # A change of k members: the group, k validating reads, k writes, k verifying reads.
+    cost = _templated(await _cost(upstream_calls, client.patch(f"/Groups/{group_id}", json=add)))
+    assert cost[0] == f"GET /user-groups/{group_id}"
+    assert cost.count("GET /users/{id}") == 2 * k
+    assert cost.count("PATCH /users/{id}") == k
+    assert len(cost) == 1 + 3 * k
+    # Sending it again finds everything in place: the group and k reads, no writes.
+    again = _templated(await _cost(upstream_calls, client.patch(f"/Groups/{group_id}", json=add)))
+    assert len(again) == 1 + k
+    assert "PATCH /users/{id}" not in again
+    # A read: the group, then members a page at a time (k < page size: one page).
+    read = await _cost(upstream_calls, client.get(f"/Groups/{group_id}"))
+    assert [m for m, _ in read] == ["GET", "GET"]
+    assert read[1] == ("GET", "/users")
+    excluded = await _cost(
+        upstream_calls, client.get(f"/Groups/{group_id}?excludedAttributes=members")
+    )
+    assert len(excluded) == 1

@@ -1,0 +1,102 @@
+"""``/Groups``: the SCIM Groups endpoints, carried out on TelemetryTV user groups."""
+
+from __future__ import annotations
+
+from scim2_models import Context
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ...ops.context import note_operation
+from ...scim.messages import list_response
+from ...scim.models import GROUP_READ_ONLY, Group
+from ...scim.params import list_query, response_parameters
+from ...scim.payloads import dump_resource, read_patch, read_resource
+from ...translation.groups import GroupProvisioning, wants_members
+from ..body import read_json_object
+from ..responses import no_content, scim_response
+from ..state import proxy_state, scim_base_url, upstream_session
+
+
+def _groups(request: Request, operation: str) -> GroupProvisioning:
+    note_operation("Group", operation)
+    session = upstream_session(request)
+    state = proxy_state(request)
+    return GroupProvisioning(session, state.settings, scim_base_url(request), state.locks)
+
+
+def _group_response(
+    request: Request, group: Group, context: Context, status: int = 200
+) -> Response:
+    params = response_parameters(Group, request.query_params)
+    location = group.meta.location if group.meta else None
+    headers = {"Location": location} if status == 201 and location else None
+    return scim_response(dump_resource(group, params, context=context), status, headers)
+
+
+async def list_groups(request: Request) -> Response:
+    """GET /Groups: a page of groups, members included unless excluded."""
+    groups = _groups(request, "list")
+    settings = proxy_state(request).settings.scim
+    query = list_query(
+        request.query_params, default_count=settings.default_count, max_count=settings.max_count
+    )
+    params = response_parameters(Group, request.query_params)
+    found, total = await groups.search(query, with_members=wants_members(params))
+    resources = [dump_resource(g, params, context=Context.SEARCH_RESPONSE) for g in found]
+    return scim_response(list_response(resources, total=total, start_index=query.start_index))
+
+
+async def create_group(request: Request) -> Response:
+    """POST /Groups: create a group (with its members, if any); 201."""
+    groups = _groups(request, "create")
+    resource = read_resource(Group, await read_json_object(request), replacing=False)
+    created = await groups.create(resource)
+    return _group_response(request, created, Context.RESOURCE_CREATION_RESPONSE, 201)
+
+
+async def get_group(request: Request) -> Response:
+    """GET /Groups/{id}."""
+    groups = _groups(request, "get")
+    params = response_parameters(Group, request.query_params)
+    group = await groups.get(request.path_params["group_id"], with_members=wants_members(params))
+    return _group_response(request, group, Context.RESOURCE_QUERY_RESPONSE)
+
+
+async def replace_group(request: Request) -> Response:
+    """PUT /Groups/{id}: Okta AIW apps send the name and the whole member list."""
+    groups = _groups(request, "replace")
+    resource = read_resource(Group, await read_json_object(request), replacing=True)
+    group = await groups.replace(request.path_params["group_id"], resource)
+    return _group_response(request, group, Context.RESOURCE_REPLACEMENT_RESPONSE)
+
+
+async def patch_group(request: Request) -> Response:
+    """PATCH /Groups/{id}: 204, or 200 with the group when attributes are asked for."""
+    groups = _groups(request, "patch")
+    patch = read_patch(Group, await read_json_object(request), read_only=GROUP_READ_ONLY)
+    group_id = request.path_params["group_id"]
+    await groups.patch(group_id, patch)
+    params = response_parameters(Group, request.query_params)
+    if params is None:
+        # Entra expects 204 from group PATCHes; Okta accepts 204 or 200.
+        return no_content()
+    group = await groups.get(group_id, with_members=wants_members(params))
+    return _group_response(request, group, Context.RESOURCE_PATCH_RESPONSE)
+
+
+async def delete_group(request: Request) -> Response:
+    """DELETE /Groups/{id}: Okta's "Delete the group in the target app"; 204."""
+    groups = _groups(request, "delete")
+    await groups.delete(request.path_params["group_id"])
+    return no_content()
+
+
+routes = [
+    Route("/Groups", list_groups, methods=["GET"]),
+    Route("/Groups", create_group, methods=["POST"]),
+    Route("/Groups/{group_id}", get_group, methods=["GET"]),
+    Route("/Groups/{group_id}", replace_group, methods=["PUT"]),
+    Route("/Groups/{group_id}", patch_group, methods=["PATCH"]),
+    Route("/Groups/{group_id}", delete_group, methods=["DELETE"]),
+]

@@ -1,0 +1,54 @@
+"""SCIM Group <-> directory group and its members.
+
+=====================  ===================================================================
+SCIM attribute         directory
+=====================  ===================================================================
+id                     group id
+displayName            group name
+members[].value        id of each user whose group list holds the group
+members[].display      that user's email
+members[].type         ``User``
+members[].$ref         the user's SCIM location
+meta                   created, last_modified; location from the public base URL
+=====================  ===================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from scim2_models import Meta
+
+from ..directory import DirectoryGroup, DirectoryUser
+from ..scim.models import Group, Member
+
+
+def member_entry(user: DirectoryUser, base_url: str) -> Member:
+    """The ``members`` entry of one user."""
+    return Member(value=user.id, ref=f"{base_url}/Users/{user.id}", type="User", display=user.email)
+
+
+def group_resource(
+    group: DirectoryGroup, members: Sequence[DirectoryUser] | None, base_url: str
+) -> Group:
+    """The SCIM Group; ``members`` is ``None`` when they were not fetched."""
+    return Group(
+        id=group.id,
+        display_name=group.name,
+        members=[member_entry(u, base_url) for u in members] if members else None,
+        meta=Meta(
+            resource_type="Group",
+            created=group.created,
+            last_modified=group.last_modified,
+            location=f"{base_url}/Groups/{group.id}",
+        ),
+    )
+
+
+def member_ids(resource: Group) -> list[str]:
+    """The user ids a Group payload lists as members, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for member in resource.members or []:
+        if member.value:
+            seen.setdefault(member.value, None)
+    return list(seen)

@@ -1,0 +1,240 @@
+"""The SCIM Groups resource, carried out on TelemetryTV user groups.
+
+Upstream calls (k = members, p = ``upstream.page_size``; docs/architecture.md):
+a read is 1 call, plus ``ceil((k+1)/p)`` to list members unless ``members`` is excluded;
+a membership change of k users costs about 3k calls plus one settle wait
+(:mod:`memberships`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from scim2_models import PatchOp, ResponseParameters
+
+from ..directory import DirectoryGroup, DirectoryUser
+from ..ops.config import Settings
+from ..scim.errors import ScimError
+from ..scim.filters import equality_lookups, parse_filter
+from ..scim.models import GROUP_SCHEMA, Group
+from ..scim.params import ListQuery
+from ..telemetrytv.client import TelemetryTVSession
+from ..telemetrytv.errors import NotFound
+from .group_mapping import group_resource, member_ids
+from .group_patch import group_change
+from .memberships import MembershipWriter, bounded
+from .paging import window
+from .user_locks import UserLocks
+from .users import upstream_errors
+
+GROUP_FILTER_ATTRIBUTES = {
+    name.lower(): name for name in ("id", "displayName", "meta.created", "meta.lastModified")
+}
+"""Attributes a Groups filter may name (lower-cased path -> spelling)."""
+
+GROUP_LOOKUP_KEYS = {"id": "id", "displayname": "name"}
+
+
+def wants_members(params: ResponseParameters[Group] | None) -> bool:
+    """Whether a response must carry ``members`` (Entra excludes them on reads)."""
+    if params is None:
+        return True
+    if params.attributes:
+        return any(str(p).lower().split(":")[-1].startswith("members") for p in params.attributes)
+    return not any(
+        str(p).lower().split(":")[-1] == "members" for p in params.excluded_attributes or []
+    )
+
+
+def _builtin_refusal(group: DirectoryGroup, action: str) -> ScimError:
+    return ScimError(
+        403,
+        f"{group.name!r} is TelemetryTV's built-in Admin group: it cannot be {action} through "
+        "SCIM. Its membership can be managed; in Okta, push it from a group of the same name "
+        "or link it without renaming.",
+    )
+
+
+class GroupProvisioning:
+    """SCIM Group operations for one inbound request."""
+
+    def __init__(
+        self,
+        session: TelemetryTVSession,
+        settings: Settings,
+        base_url: str,
+        locks: UserLocks,
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.base_url = base_url
+        self.members = MembershipWriter(session, settings.groups, locks)
+
+    async def _members_of(self, group_id: str) -> list[DirectoryUser]:
+        per_page = self.settings.upstream.page_size
+        members: list[DirectoryUser] = []
+        page_number = 1
+        while True:
+            page = await self.session.list_users(page_number, per_page, group_id=group_id)
+            members += page.items
+            if len(page.items) < per_page:
+                return members
+            page_number += 1
+
+    async def _resource(self, group: DirectoryGroup, with_members: bool) -> Group:
+        members = await self._members_of(group.id) if with_members else None
+        return group_resource(group, members, self.base_url)
+
+    async def _resources(self, groups: Sequence[DirectoryGroup], with_members: bool) -> list[Group]:
+        if not with_members:
+            return [group_resource(g, None, self.base_url) for g in groups]
+        listed = await bounded(
+            [g.id for g in groups], self._members_of, self.settings.groups.member_concurrency
+        )
+        resources = []
+        for group in groups:
+            members = listed[group.id]
+            if isinstance(members, BaseException):
+                raise members
+            resources.append(group_resource(group, members, self.base_url))
+        return resources
+
+    async def get(self, group_id: str, *, with_members: bool = True) -> Group:
+        """The group with this id, with its members unless left out."""
+        with upstream_errors("Group", group_id):
+            return await self._resource(await self.session.get_group(group_id), with_members)
+
+    async def search(
+        self, query: ListQuery, *, with_members: bool = True
+    ) -> tuple[list[Group], int]:
+        """One page of the groups matching the query, and how many match in all."""
+        with upstream_errors("Group"):
+            if query.filter is None:
+                groups, total = await self._page(query)
+            else:
+                matched = await self._filtered(query.filter)
+                start = query.start_index - 1
+                groups, total = matched[start : start + query.count], len(matched)
+            return await self._resources(groups, with_members), total
+
+    async def _page(self, query: ListQuery) -> tuple[list[DirectoryGroup], int]:
+        pages = window(query.start_index, query.count)
+        first = await self.session.list_groups(pages.first_page, pages.per_page)
+        items = list(first.items)
+        if pages.pages == 2 and len(first.items) == pages.per_page:
+            items += (await self.session.list_groups(pages.first_page + 1, pages.per_page)).items
+        chosen = items[pages.offset : pages.offset + query.count] if query.count else []
+        total = first.total
+        if total is None:
+            seen = (pages.first_page - 1) * pages.per_page + len(items)
+            total = seen + (pages.per_page if len(first.items) == pages.per_page else 0)
+        return chosen, total
+
+    async def _filtered(self, text: str) -> list[DirectoryGroup]:
+        parsed = parse_filter(Group, text, allowed=GROUP_FILTER_ATTRIBUTES)
+        lookups = equality_lookups(parsed.ast, GROUP_LOOKUP_KEYS, GROUP_SCHEMA)
+        candidates: dict[str, DirectoryGroup] = {}
+        if lookups is None:
+            for group in await self._all_groups():
+                candidates[group.id] = group
+        else:
+            for kind, value in lookups:
+                found = await self._lookup(kind, value)
+                if found is not None:
+                    candidates[found.id] = found
+        ordered = [candidates[k] for k in sorted(candidates)]
+        return [g for g in ordered if parsed.match(group_resource(g, None, self.base_url))]
+
+    async def _lookup(self, kind: str, value: str) -> DirectoryGroup | None:
+        if kind == "name":
+            return await self.session.find_group_by_name(value)
+        try:
+            return await self.session.get_group(value)
+        except NotFound:
+            return None
+
+    async def _all_groups(self) -> list[DirectoryGroup]:
+        limit = self.settings.scim.filter_scan_limit
+        per_page = self.settings.upstream.page_size
+        groups: list[DirectoryGroup] = []
+        page_number = 1
+        while True:
+            page = await self.session.list_groups(page_number, per_page)
+            groups += page.items
+            if len(groups) > limit or (page.total is not None and page.total > limit):
+                raise ScimError(
+                    400,
+                    f"This filter can only be evaluated over at most {limit} groups; "
+                    "filter with displayName eq or id eq instead.",
+                    "tooMany",
+                )
+            if len(page.items) < per_page:
+                return groups
+            page_number += 1
+
+    async def create(self, resource: Group) -> Group:
+        """Create the group, then add its members (validated first)."""
+        name = resource.display_name or ""
+        if not name.strip():
+            raise ScimError(400, "displayName is required", "invalidValue")
+        add = member_ids(resource)
+        with upstream_errors("Group"):
+            known = await self.members.validate(add)
+            group = await self.session.create_group(name)
+        with upstream_errors("Group", group.id):
+            await self.members.apply(group.id, add, known=known)
+        members = [known[u].user for u in add if u in known]
+        return group_resource(group, members, self.base_url)
+
+    async def replace(self, group_id: str, resource: Group) -> Group:
+        """PUT: rename if the name differs, and make the member list exactly the one sent."""
+        wanted_name = resource.display_name or ""
+        if not wanted_name.strip():
+            raise ScimError(400, "displayName is required", "invalidValue")
+        wanted = member_ids(resource)
+        with upstream_errors("Group", group_id):
+            group = await self.session.get_group(group_id)
+            current = {u.id: u for u in await self._members_of(group_id)}
+            add = [u for u in wanted if u not in current]
+            remove = [u for u in current if u not in set(wanted)]
+            known = await self.members.validate(add)
+            group = await self._rename(group, wanted_name)
+            await self.members.apply(group_id, add, remove, known=known)
+        members = [current[u] if u in current else known[u].user for u in wanted]
+        return group_resource(group, members, self.base_url)
+
+    async def patch(self, group_id: str, patch: PatchOp[Group] | None) -> DirectoryGroup:
+        """Apply a PatchOp: a rename and membership changes; returns the group record."""
+        change = group_change(patch)
+        with upstream_errors("Group", group_id):
+            group = await self.session.get_group(group_id)
+            add: Iterable[str] = change.add
+            remove: Iterable[str] = change.remove
+            if change.exact is not None:
+                current = {u.id for u in await self._members_of(group_id)}
+                add = [u for u in change.exact if u not in current]
+                remove = [u for u in current if u not in change.exact]
+            add = list(add)
+            known = await self.members.validate(add)
+            if change.rename is not None:
+                group = await self._rename(group, change.rename)
+            await self.members.apply(group_id, add, remove, known=known)
+        return group
+
+    async def _rename(self, group: DirectoryGroup, name: str) -> DirectoryGroup:
+        if name == group.name:
+            return group
+        if group.built_in:
+            raise _builtin_refusal(group, "renamed")
+        return await self.session.rename_group(group.id, name)
+
+    async def delete(self, group_id: str) -> None:
+        """Delete the group; TelemetryTV drops it from every member's group list."""
+        with upstream_errors("Group", group_id):
+            group = await self.session.get_group(group_id)
+            if group.built_in:
+                raise _builtin_refusal(group, "deleted")
+            await self.session.delete_group(group_id)
+
+
+__all__ = ["GroupProvisioning", "wants_members"]
