@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+import structlog
 import uvicorn
 
 from .ops.config import ConfigError, LogFormat, LoggingSettings, Settings, load_settings
@@ -29,7 +30,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _uvicorn_config(app: object, host: str, port: int) -> uvicorn.Config:
+def _uvicorn_config(
+    app: object, host: str, port: int, settings: Settings | None = None
+) -> uvicorn.Config:
+    server = (settings or Settings()).server
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=host,
@@ -39,7 +43,20 @@ def _uvicorn_config(app: object, host: str, port: int) -> uvicorn.Config:
         access_log=False,
         log_level="warning",
         lifespan="on",
+        timeout_keep_alive=max(1, round(server.keep_alive_seconds)),
+        # SIGTERM: stop accepting, let in-flight requests finish, then exit.
+        timeout_graceful_shutdown=max(1, round(server.shutdown_grace_seconds)),
     )
+
+
+def _warn_if_insecure(settings: Settings) -> None:
+    if settings.upstream.insecure_skip_tls_verify:
+        message = (
+            "upstream.insecure_skip_tls_verify is ON: TelemetryTV's TLS certificate is NOT "
+            "verified, so the API token can be intercepted. Use this only against a test upstream."
+        )
+        structlog.get_logger("scim_proxy").warning("tls_verification_disabled", detail=message)
+        print(f"scim-proxy: WARNING: {message}", file=sys.stderr, flush=True)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -48,8 +65,10 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     configure_logging(settings.logging)
+    _warn_if_insecure(settings)
     app = create_app(settings)
-    uvicorn.Server(_uvicorn_config(app, settings.server.host, settings.server.port)).run()
+    config = _uvicorn_config(app, settings.server.host, settings.server.port, settings)
+    uvicorn.Server(config).run()
     return 0
 
 
@@ -100,7 +119,7 @@ def demo(args: argparse.Namespace) -> int:
     async def run_both() -> None:
         servers = [
             uvicorn.Server(_uvicorn_config(sim_app, "127.0.0.1", args.simulator_port)),
-            uvicorn.Server(_uvicorn_config(proxy_app, args.host, args.port)),
+            uvicorn.Server(_uvicorn_config(proxy_app, args.host, args.port, settings)),
         ]
         await asyncio.gather(*(server.serve() for server in servers))
 

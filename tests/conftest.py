@@ -72,10 +72,15 @@ def upstream_calls(simulator: Starlette) -> Callable[[], list[tuple[str, str]]]:
 
 
 def proxy_settings() -> Settings:
-    """Settings pointed at the simulator, with a settle wait sized for in-process calls."""
+    """Settings pointed at the simulator, with waits sized for in-process calls."""
     return (
         Settings()
-        .replace("upstream", base_url=UPSTREAM)
+        .replace(
+            "upstream",
+            base_url=UPSTREAM,
+            retry_initial_backoff_seconds=0.01,
+            retry_max_backoff_seconds=0.05,
+        )
         .replace("groups", settle_seconds=0.02, max_read_age_seconds=0.01)
     )
 

@@ -13,7 +13,9 @@ from starlette.routing import Mount, Router
 
 from ..ops.config import Settings
 from ..scim.errors import ScimError
+from ..telemetrytv.breaker import CircuitBreaker
 from ..telemetrytv.client import AttemptPolicy, TelemetryTV
+from ..telemetrytv.retries import RetryingAttempts
 from ..telemetrytv.transport import build_http_client
 from ..translation.user_locks import UserLocks
 from .errors import http_error_handler, scim_error_handler
@@ -35,13 +37,23 @@ def build_upstream(
         pool_size=upstream.pool_size,
         connect_timeout=upstream.connect_timeout,
         read_timeout=upstream.read_timeout,
-        verify_tls=upstream.verify_tls,
+        verify_tls=not upstream.insecure_skip_tls_verify,
     )
     return TelemetryTV(
         client,
         base_url=upstream.base_url,
         auth_scheme=upstream.auth_scheme,
-        attempts=attempts,
+        attempts=attempts
+        or RetryingAttempts(
+            attempts=upstream.retry_attempts,
+            initial_backoff=upstream.retry_initial_backoff_seconds,
+            max_backoff=upstream.retry_max_backoff_seconds,
+        ),
+        breaker=CircuitBreaker(
+            failures=upstream.breaker_failures, cooldown=upstream.breaker_cooldown_seconds
+        ),
+        max_concurrent_calls=upstream.max_concurrent_calls,
+        read_timeout=upstream.read_timeout,
     )
 
 
@@ -70,7 +82,7 @@ def create_app(
     app = Starlette(
         routes=[*health.routes, Mount(SCIM_PREFIX, app=scim_routes)],
         middleware=[
-            Middleware(RequestContextMiddleware),
+            Middleware(RequestContextMiddleware, budget=settings.server.request_budget_seconds),
             Middleware(PathNormaliserMiddleware),
         ],
         exception_handlers={ScimError: scim_error_handler, HTTPException: http_error_handler},

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 
 from ..scim.errors import ScimError
-
-MAX_BODY_BYTES = 1_048_576
-"""The largest request body read; larger ones get 413."""
 
 _JSON_TYPES = ("application/scim+json", "application/json")
 
@@ -22,8 +20,19 @@ def _media_type(request: Request) -> str | None:
     return raw.split(";", 1)[0].strip().lower()
 
 
-async def read_json_object(request: Request, *, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
+async def read_json_object(request: Request) -> dict[str, Any]:
     """The request's JSON object body, or a 4xx SCIM error saying what is wrong."""
+    server = request.app.state.proxy.settings.server
+    try:
+        async with asyncio.timeout(server.body_timeout_seconds):
+            return await _read_json_object(request, max_bytes=server.max_body_bytes)
+    except TimeoutError:
+        raise ScimError(
+            408, f"The request body did not arrive within {server.body_timeout_seconds} seconds"
+        ) from None
+
+
+async def _read_json_object(request: Request, *, max_bytes: int) -> dict[str, Any]:
     media_type = _media_type(request)
     if (
         media_type is not None

@@ -54,6 +54,16 @@ class ServerSettings:
     public_base_url: str = ""
     """The SCIM base URL clients use, e.g. ``https://scim.example.com/scim/v2``; used in
     ``meta.location`` and ``Location``. Empty: derived from each request's own URL."""
+    request_budget_seconds: float = 40.0
+    """Time one inbound request may take, retries included (Okta gives up at 60 s)."""
+    max_body_bytes: int = 1_048_576
+    """Largest request body read; larger ones get 413."""
+    body_timeout_seconds: float = 10.0
+    """Time a client has to send its request body; slower ones get 408."""
+    keep_alive_seconds: float = 5.0
+    """Idle time before a kept-alive client connection is closed."""
+    shutdown_grace_seconds: float = 20.0
+    """On SIGTERM, time in-flight requests get to finish before the process exits."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,18 @@ class UpstreamSettings:
     pool_size: int = 100
     page_size: int = 100
     """``per_page`` for the listings the proxy walks, and the largest SCIM ``count``."""
-    verify_tls: bool = True
+    max_concurrent_calls: int = 64
+    """Upstream calls one process makes at once, across all requests."""
+    retry_attempts: int = 4
+    """Attempts of one upstream call, the first included."""
+    retry_initial_backoff_seconds: float = 0.2
+    retry_max_backoff_seconds: float = 5.0
+    breaker_failures: int = 5
+    """Consecutive upstream failures that open the circuit breaker."""
+    breaker_cooldown_seconds: float = 10.0
+    """How long an open breaker answers 503 at once before letting a probe through."""
+    insecure_skip_tls_verify: bool = False
+    """Skip TLS certificate verification of TelemetryTV: only against a test upstream."""
 
 
 @dataclass(frozen=True)
@@ -269,6 +290,42 @@ def validate(settings: Settings) -> None:
         value = getattr(upstream, name)
         if not 0 < value <= 300:
             raise ConfigError(f"upstream.{name} = {value} is not valid: use 0 < seconds <= 300")
+    for name, low, high in (
+        ("request_budget_seconds", 1, 600),
+        ("body_timeout_seconds", 0.1, 600),
+        ("keep_alive_seconds", 0.1, 600),
+        ("shutdown_grace_seconds", 0, 600),
+    ):
+        value = getattr(server, name)
+        if not low <= value <= high:
+            raise ConfigError(f"server.{name} = {value} is not valid: use {low} to {high}")
+    if not 1024 <= server.max_body_bytes <= 100 * 1_048_576:
+        raise ConfigError(
+            f"server.max_body_bytes = {server.max_body_bytes} is not valid: use 1024 to 104857600"
+        )
+    if not 1 <= upstream.max_concurrent_calls <= 10_000:
+        raise ConfigError(
+            f"upstream.max_concurrent_calls = {upstream.max_concurrent_calls} is not valid: "
+            "use 1 to 10000"
+        )
+    if not 1 <= upstream.retry_attempts <= 20:
+        raise ConfigError(
+            f"upstream.retry_attempts = {upstream.retry_attempts} is not valid: use 1 to 20"
+        )
+    if not 0 < upstream.retry_initial_backoff_seconds <= upstream.retry_max_backoff_seconds <= 120:
+        raise ConfigError(
+            "upstream.retry_initial_backoff_seconds and retry_max_backoff_seconds are not "
+            "valid: use 0 < initial <= max <= 120"
+        )
+    if not 1 <= upstream.breaker_failures <= 1000:
+        raise ConfigError(
+            f"upstream.breaker_failures = {upstream.breaker_failures} is not valid: use 1 to 1000"
+        )
+    if not 0.1 <= upstream.breaker_cooldown_seconds <= 600:
+        raise ConfigError(
+            f"upstream.breaker_cooldown_seconds = {upstream.breaker_cooldown_seconds} is not "
+            "valid: use 0.1 to 600"
+        )
     if not 1 <= upstream.pool_size <= 10_000:
         raise ConfigError(f"upstream.pool_size = {upstream.pool_size} is not valid: use 1 to 10000")
     if not 1 <= upstream.page_size <= 1000:

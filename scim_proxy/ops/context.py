@@ -6,6 +6,7 @@ adapter adds to it. Context variables keep concurrent requests apart.
 
 from __future__ import annotations
 
+import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -23,6 +24,12 @@ class RequestStats:
     """The SCIM operation (``get``, ``list``, ``create``, ``replace``, ``patch``...)."""
     scim_type: str | None = None
     """The ``scimType`` of the error answered, if any."""
+    deadline: float | None = None
+    """``time.monotonic()`` by which the request must be answered, if it has a budget."""
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (``None`` without one)."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
     def note_quirk(self, name: str) -> None:
         """Record that the request needed an IdP quirk (kept once, in order)."""
@@ -33,9 +40,9 @@ class RequestStats:
 _current: ContextVar[RequestStats | None] = ContextVar("scim_proxy_request_stats", default=None)
 
 
-def start_request_stats() -> RequestStats:
-    """Open the bookkeeping of the request running in this context."""
-    stats = RequestStats()
+def start_request_stats(budget: float | None = None) -> RequestStats:
+    """Open the bookkeeping of the request running in this context (``budget`` seconds)."""
+    stats = RequestStats(deadline=None if budget is None else time.monotonic() + budget)
     _current.set(stats)
     return stats
 

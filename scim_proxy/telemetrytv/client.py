@@ -11,9 +11,11 @@ replaces it without touching any caller.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -23,7 +25,17 @@ import structlog
 from ..directory import DirectoryGroup, DirectoryUser, NewUser, Page, UserChanges
 from ..ops.context import request_stats
 from .auth import AuthScheme, authorization_header
-from .errors import BadResponse, ConnectionFailed, NotFound, UpstreamError, UpstreamTimeout
+from .breaker import CircuitBreaker
+from .errors import (
+    BadResponse,
+    Conflict,
+    ConnectionFailed,
+    NotFound,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from .transport import provably_unsent
 from .wire import (
     decode_json,
     error_from_response,
@@ -65,7 +77,11 @@ def _segment(object_id: str, kind: str) -> str:
 
 
 class TelemetryTV:
-    """The process-wide adapter: configuration and the pooled HTTP client."""
+    """The process-wide adapter: configuration, the pooled HTTP client, the breaker.
+
+    ``max_concurrent_calls`` caps the upstream calls in flight across all requests of the
+    process, protecting TelemetryTV's rate limit from a burst of assignments.
+    """
 
     def __init__(
         self,
@@ -74,11 +90,17 @@ class TelemetryTV:
         base_url: str,
         auth_scheme: AuthScheme = AuthScheme.token,
         attempts: AttemptPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+        max_concurrent_calls: int = 64,
+        read_timeout: float = 20.0,
     ) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
         self.auth_scheme = auth_scheme
         self.attempts: AttemptPolicy = attempts or SingleAttempt()
+        self.breaker = breaker or CircuitBreaker()
+        self.gate = asyncio.Semaphore(max_concurrent_calls)
+        self.read_timeout = read_timeout
 
     def session(self, token: str) -> TelemetryTVSession:
         """A session acting with ``token`` for the length of one inbound request."""
@@ -87,6 +109,14 @@ class TelemetryTV:
     async def aclose(self) -> None:
         """Close the pooled connections."""
         await self.http.aclose()
+
+
+@dataclass
+class _Outcome:
+    """What the attempts of one call went through."""
+
+    maybe_applied: bool = False
+    """An earlier attempt failed after the request may have reached TelemetryTV."""
 
 
 class TelemetryTVSession:
@@ -128,17 +158,45 @@ class TelemetryTVSession:
         return Page(items=items, total=parse_total(response.headers))
 
     async def create_user(self, user: NewUser) -> DirectoryUser:
-        """Create a user and return it as stored."""
-        body = new_user_json(user)
-        response = await self._call("POST", "/users", "/users", body=body, idempotent=False)
+        """Create a user and return it as stored.
+
+        Retried like an idempotent call: if an earlier attempt's reply was lost and a
+        retry meets "email taken", the user is looked up, and if it is the one this call
+        meant to create (same email and names) it is returned instead of a conflict.
+        """
+        outcome = _Outcome()
+        try:
+            response = await self._call(
+                "POST", "/users", "/users", body=new_user_json(user), outcome=outcome
+            )
+        except Conflict:
+            if not outcome.maybe_applied:
+                raise
+            found = await self.find_user_by_email(user.email)
+            if found is None or (found.given_name, found.family_name) != (
+                user.given_name,
+                user.family_name,
+            ):
+                raise
+            log.info("duplicate_create_recovered", resource="User")
+            return found
         return user_from_json(decode_json(response.content))
 
-    async def update_user(self, user_id: str, changes: UserChanges) -> DirectoryUser:
-        """Apply a partial update and return the user as stored."""
+    async def update_user(
+        self, user_id: str, changes: UserChanges, *, retry_after_send: bool = True
+    ) -> DirectoryUser:
+        """Apply a partial update and return the user as stored.
+
+        Setting fields to given values is idempotent, so a retry writes the same thing.
+        A membership write passes ``retry_after_send=False``: its list was computed from
+        a read, and a late retry could write it after the read went stale; the membership
+        writer re-reads and re-applies instead.
+        """
         path = f"/users/{_segment(user_id, 'User')}"
         body = user_changes_json(changes)
-        # Setting fields to given values is idempotent: a retry writes the same thing.
-        response = await self._call("PATCH", "/users/{id}", path, body=body)
+        response = await self._call(
+            "PATCH", "/users/{id}", path, body=body, idempotent=retry_after_send
+        )
         return user_from_json(decode_json(response.content))
 
     async def delete_user(self, user_id: str) -> None:
@@ -168,10 +226,20 @@ class TelemetryTVSession:
         return Page(items=items, total=parse_total(response.headers))
 
     async def create_group(self, name: str) -> DirectoryGroup:
-        """Create a group and return it as stored."""
-        response = await self._call(
-            "POST", "/user-groups", "/user-groups", body={"name": name}, idempotent=False
-        )
+        """Create a group and return it as stored; duplicate-safe like :meth:`create_user`."""
+        outcome = _Outcome()
+        try:
+            response = await self._call(
+                "POST", "/user-groups", "/user-groups", body={"name": name}, outcome=outcome
+            )
+        except Conflict:
+            if not outcome.maybe_applied:
+                raise
+            found = await self.find_group_by_name(name)
+            if found is None:
+                raise
+            log.info("duplicate_create_recovered", resource="Group")
+            return found
         return group_from_json(decode_json(response.content))
 
     async def rename_group(self, group_id: str, name: str) -> DirectoryGroup:
@@ -203,41 +271,42 @@ class TelemetryTVSession:
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
         idempotent: bool = True,
+        outcome: _Outcome | None = None,
     ) -> httpx.Response:
         adapter = self._adapter
         url = adapter.base_url + path
         content = orjson.dumps(body) if body is not None else None
+        outcome = outcome or _Outcome()
         attempt_number = 0
 
         async def attempt() -> httpx.Response:
             nonlocal attempt_number
             attempt_number += 1
             stats = request_stats()
+            remaining = stats.remaining()
+            if remaining is not None and remaining <= 0:
+                raise UpstreamTimeout("the request's time budget is used up", request_sent=False)
+            adapter.breaker.before_call()
             stats.upstream_calls += 1
             if attempt_number > 1:
                 stats.upstream_retries += 1
-            started = time.perf_counter()
-            status: int | None = None
             try:
-                response = await adapter.http.request(
-                    method, url, params=params, content=content, headers=self._headers
+                response = await self._exchange(
+                    method, url, template, params, content, remaining, attempt_number
                 )
-                status = response.status_code
-            except httpx.TimeoutException as exc:
-                raise UpstreamTimeout(f"TelemetryTV did not answer in time ({method})") from exc
-            except httpx.HTTPError as exc:
-                raise ConnectionFailed(
-                    f"could not reach TelemetryTV ({type(exc).__name__})"
-                ) from exc
-            finally:
-                log.debug(
-                    "upstream_call",
-                    method=method,
-                    path=template,
-                    status=status,
-                    attempt=attempt_number,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                )
+            except UpstreamUnavailable as exc:
+                adapter.breaker.record_failure()
+                outcome.maybe_applied |= exc.request_sent
+                raise
+            except BaseException:
+                adapter.breaker.abandon()
+                raise
+            status = response.status_code
+            if status >= 500:
+                adapter.breaker.record_failure()
+                outcome.maybe_applied = True
+            else:
+                adapter.breaker.record_success()
             if not 200 <= status < 300:
                 error = error_from_response(status, response.headers, response.content)
                 # Upstream text is passed on to admins; never let it carry the token.
@@ -246,6 +315,58 @@ class TelemetryTVSession:
             return response
 
         return await adapter.attempts.run(attempt, idempotent=idempotent)
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        template: str,
+        params: Mapping[str, Any] | None,
+        content: bytes | None,
+        remaining: float | None,
+        attempt_number: int,
+    ) -> httpx.Response:
+        """One HTTP exchange, as an upstream error when no answer came back."""
+        adapter = self._adapter
+        # Within the request's budget: a shorter timeout when less time is left.
+        timeout = (
+            httpx.Timeout(remaining)
+            if remaining is not None and remaining < adapter.read_timeout
+            else httpx.USE_CLIENT_DEFAULT
+        )
+        started = time.perf_counter()
+        status: int | None = None
+        try:
+            async with adapter.gate:
+                response = await adapter.http.request(
+                    method,
+                    url,
+                    params=params,
+                    content=content,
+                    headers=self._headers,
+                    timeout=timeout,
+                )
+            status = response.status_code
+            return response
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeout(
+                f"TelemetryTV did not answer in time ({method})",
+                request_sent=not provably_unsent(exc),
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ConnectionFailed(
+                f"could not reach TelemetryTV ({type(exc).__name__})",
+                request_sent=not provably_unsent(exc),
+            ) from exc
+        finally:
+            log.debug(
+                "upstream_call",
+                method=method,
+                path=template,
+                status=status,
+                attempt=attempt_number,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
 
 
 __all__ = [

@@ -11,11 +11,12 @@ httpx exception or a raw response::
     │   ├── NotFound              404: no such user or group
     │   ├── Conflict              409, or a 400 naming a taken value (``field``)
     │   └── RateLimited           429 (``retry_after`` seconds, when given)
-    └── UpstreamUnavailable       no usable answer
+    └── UpstreamUnavailable       no usable answer (``request_sent``: may it have arrived?)
         ├── ServerError           5xx
-        ├── UpstreamTimeout       connect, read, write or pool timeout
+        ├── UpstreamTimeout       connect, read, write or pool timeout, or no time left
         ├── ConnectionFailed      refused, reset, DNS or TLS failure
-        └── BadResponse           an answer that does not follow the contract
+        ├── BadResponse           an answer that does not follow the contract
+        └── CircuitOpen           not sent: too many failures, cooling down (``retry_after``)
 
 ``message`` is TelemetryTV's own text when it sent one, kept so that a SCIM error can
 pass it on to the identity admin. It never holds the token: the token is only ever in
@@ -79,7 +80,17 @@ class RateLimited(UpstreamRejected):
 
 
 class UpstreamUnavailable(UpstreamError):
-    """No usable answer came back."""
+    """No usable answer came back.
+
+    ``request_sent`` is False only when the request provably never reached TelemetryTV
+    (the connection was never made), which is what makes a create safe to send again.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, request_sent: bool = True
+    ) -> None:
+        super().__init__(message, status=status)
+        self.request_sent = request_sent
 
 
 class ServerError(UpstreamUnavailable):
@@ -96,3 +107,13 @@ class ConnectionFailed(UpstreamUnavailable):
 
 class BadResponse(UpstreamUnavailable):
     """The answer did not follow the contract (not JSON, wrong shape)."""
+
+
+class CircuitOpen(UpstreamUnavailable):
+    """The circuit breaker is open: the call was not made; ``retry_after`` in seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(
+            "TelemetryTV is failing; calls are paused for a cool-down", request_sent=False
+        )
+        self.retry_after = retry_after

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
@@ -42,3 +43,18 @@ def build_http_client(
     # trust_env is off so that no proxy variable in the environment can send upstream
     # calls anywhere but the configured base URL.
     return httpx.AsyncClient(transport=chosen, timeout=timeout, limits=limits, trust_env=False)
+
+
+def provably_unsent(exc: httpx.HTTPError) -> bool:
+    """Whether a failed exchange certainly never delivered the request to the server.
+
+    Only a failure to connect qualifies. The aiohttp transport maps every aiohttp
+    connection error, including a connection dropped after the request was written, to
+    an httpx connect error, so its original exception decides.
+    """
+    if not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return False
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientError):
+        return isinstance(cause, aiohttp.ClientConnectorError)
+    return True

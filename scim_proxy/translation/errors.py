@@ -13,6 +13,7 @@ ServerError (5xx)          502                     TelemetryTV failed; retry
 BadResponse                502                     TelemetryTV answered off-contract
 UpstreamTimeout            503                     TelemetryTV too slow; ``Retry-After``
 ConnectionFailed           503                     TelemetryTV unreachable; ``Retry-After``
+CircuitOpen                503                     calls paused; ``Retry-After`` = cool-down left
 =========================  ======  ==============  ==========================================
 """
 
@@ -23,6 +24,7 @@ import math
 from ..scim.errors import ScimError
 from ..telemetrytv.errors import (
     BadResponse,
+    CircuitOpen,
     Conflict,
     ConnectionFailed,
     Forbidden,
@@ -85,6 +87,13 @@ def scim_error_for(exc: UpstreamError, *, resource: str = "Resource") -> ScimErr
         return ScimError(
             429,
             f"TelemetryTV is rate limiting requests; retry after {wait} seconds",
+            headers={"Retry-After": str(wait)},
+        )
+    if isinstance(exc, CircuitOpen):
+        wait = max(1, math.ceil(exc.retry_after))
+        return ScimError(
+            503,
+            f"TelemetryTV has been failing, so calls to it are paused; retry after {wait} seconds",
             headers={"Retry-After": str(wait)},
         )
     if isinstance(exc, UpstreamTimeout | ConnectionFailed):

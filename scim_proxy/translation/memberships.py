@@ -36,6 +36,7 @@ import structlog
 
 from ..directory import DirectoryUser, UserChanges
 from ..ops.config import GroupSettings
+from ..ops.context import request_stats
 from ..scim.errors import ScimError, invalid_value
 from ..telemetrytv.client import TelemetryTVSession
 from ..telemetrytv.errors import NotFound, UpstreamError
@@ -113,70 +114,91 @@ class MembershipWriter:
     ) -> None:
         """Make ``add`` members and ``remove`` non-members of ``group_id``, verified.
 
-        ``known`` holds fresh reads of some of the users (from :meth:`validate`).
+        ``known`` holds fresh reads of some of the users (from :meth:`validate`). A write
+        that fails is tried again in the next round from a fresh read, like one a
+        concurrent writer undid; what is still not in place after the last round is
+        reported as an error.
         """
         wanted = {user_id: True for user_id in add}
         wanted.update({user_id: False for user_id in remove})
         if not wanted:
             return
-        snapshots = dict(known or {})
-        unread = [u for u in wanted if u not in snapshots]
-        reads = await bounded(unread, self._read, self.settings.member_concurrency)
-        for user_id, result in reads.items():
-            if isinstance(result, Snapshot):
-                snapshots[user_id] = result
-            elif not (isinstance(result, NotFound) and not wanted[user_id]):
-                # (Removing someone who does not exist needs nothing.)
-                _raise_first_failure({user_id: result}, done=0, total=len(wanted))
-        pending = {
-            u: s for u, s in snapshots.items() if u in wanted and not _holds(s, group_id, wanted[u])
-        }
+        pending: dict[str, Snapshot | None] = {u: (known or {}).get(u) for u in wanted}
+        failure: BaseException | None = None
         for round_number in range(1, self.settings.verify_rounds + 1):
-            if not pending:
-                return
             written = await self._write_round(group_id, wanted, pending)
-            _raise_first_failure(written, done=len(wanted) - len(pending), total=len(wanted))
-            changed = [u for u, did_write in written.items() if did_write is True]
-            if not changed:
+            failed = {u: r for u, r in written.items() if isinstance(r, BaseException)}
+            changed = [u for u, r in written.items() if r is True]
+            if failed:
+                failure = next(iter(failed.values()))
+                if any(isinstance(r, NotFound) for r in failed.values()):
+                    raise invalid_value(
+                        "A member was deleted from TelemetryTV while the group was being "
+                        "updated; send the request again."
+                    )
+            if not changed and not failed:
                 return
+            if not self._time_for_another_round():
+                break
             # Jitter keeps writers that collided from colliding again in step.
             await asyncio.sleep(self.settings.settle_seconds * (1 + _jitter.random()))
-            verified = await bounded(changed, self._read, self.settings.member_concurrency)
-            _raise_first_failure(verified, done=len(wanted) - len(changed), total=len(wanted))
-            pending = {
-                u: s
-                for u, s in verified.items()
-                if isinstance(s, Snapshot) and not _holds(s, group_id, wanted[u])
-            }
-            if pending:
-                log.info(
-                    "membership_reapplied",
-                    group_id=group_id,
-                    users=len(pending),
-                    round=round_number,
-                )
-        if pending:
-            raise MembershipIncomplete(
-                503,
-                f"{len(wanted) - len(pending)} of {len(wanted)} membership changes are in "
-                f"place; {len(pending)} kept being undone by concurrent changes. Send the "
-                "request again: it converges.",
-                headers={"Retry-After": "5"},
+            checked = await bounded(
+                [*changed, *failed], self._read, self.settings.member_concurrency
             )
+            pending = {}
+            for user_id, result in checked.items():
+                if isinstance(result, Snapshot):
+                    if not _holds(result, group_id, wanted[user_id]):
+                        pending[user_id] = result
+                elif not (isinstance(result, NotFound) and not wanted[user_id]):
+                    failure = result
+                    pending[user_id] = None
+            if not pending:
+                return
+            log.info(
+                "membership_reapplied", group_id=group_id, users=len(pending), round=round_number
+            )
+        done = len(wanted) - len(pending)
+        if isinstance(failure, UpstreamError):
+            error = scim_error_for(failure, resource="User")
+            raise MembershipIncomplete(
+                error.status,
+                f"Membership update incomplete: {done} of {len(wanted)} changes are in place, "
+                f"{len(pending)} are not ({error.detail}). Send the request again: it converges.",
+                error.scim_type,
+                headers=error.headers,
+            ) from failure
+        raise MembershipIncomplete(
+            503,
+            f"Membership update incomplete: {done} of {len(wanted)} changes are in place; "
+            f"{len(pending)} kept being undone by concurrent changes. Send the request again: "
+            "it converges.",
+            headers={"Retry-After": "5"},
+        )
+
+    def _time_for_another_round(self) -> bool:
+        """Whether a settle wait and a verification still fit the request's budget."""
+        remaining = request_stats().remaining()
+        return remaining is None or remaining > 2 * self.settings.settle_seconds + 1
 
     async def _write_round(
-        self, group_id: str, wanted: Mapping[str, bool], pending: Mapping[str, Snapshot]
+        self, group_id: str, wanted: Mapping[str, bool], pending: Mapping[str, Snapshot | None]
     ) -> dict[str, bool | BaseException]:
         async def write(user_id: str) -> bool:
             return await self._write(user_id, group_id, wanted[user_id], pending[user_id])
 
         return await bounded(pending, write, self.settings.member_concurrency)
 
-    async def _write(self, user_id: str, group_id: str, member: bool, seen: Snapshot) -> bool:
+    async def _write(
+        self, user_id: str, group_id: str, member: bool, seen: Snapshot | None
+    ) -> bool:
         """Write one user's group list if it needs it; whether a write was made."""
         async with self.locks.hold(user_id):
             snapshot = seen
-            if time.monotonic() - snapshot.read_at > self.settings.max_read_age_seconds:
+            if (
+                snapshot is None
+                or time.monotonic() - snapshot.read_at > self.settings.max_read_age_seconds
+            ):
                 try:
                     snapshot = await self._read(user_id)
                 except NotFound:
@@ -187,7 +209,10 @@ class MembershipWriter:
                 return False
             current = snapshot.user.group_ids
             groups = (*current, group_id) if member else tuple(g for g in current if g != group_id)
-            await self.session.update_user(user_id, UserChanges(group_ids=groups))
+            # No retry once sent: a late retry could land after the read went stale.
+            await self.session.update_user(
+                user_id, UserChanges(group_ids=groups), retry_after_send=False
+            )
             gap = time.monotonic() - snapshot.read_at
             if gap > self.settings.settle_seconds:
                 # Our write may have landed after a concurrent writer verified: say so.

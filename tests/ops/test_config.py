@@ -62,7 +62,7 @@ base_url = "https://tv.example.com/api"
 auth_scheme = "basic"
 read_timeout = 12
 connect_timeout = 2.5
-verify_tls = false
+insecure_skip_tls_verify = true
 page_size = 200
 
 [scim]
@@ -84,7 +84,7 @@ format = "console"
     assert settings.upstream.read_timeout == 12.0
     assert isinstance(settings.upstream.read_timeout, float)
     assert settings.upstream.connect_timeout == 2.5
-    assert settings.upstream.verify_tls is False
+    assert settings.upstream.insecure_skip_tls_verify is True
     assert (settings.upstream.page_size, settings.scim.max_count) == (200, 150)
     assert settings.users.deactivation is Deactivation.delete
     assert (settings.logging.level, settings.logging.format) == ("debug", LogFormat.console)
@@ -121,12 +121,48 @@ def test_explicit_path_wins_over_config_env(tmp_path: Path) -> None:
         ("SCIM_PROXY_UPSTREAM_POOL_SIZE", "7", "upstream", "pool_size", 7),
         ("SCIM_PROXY_UPSTREAM_READ_TIMEOUT", "2.5", "upstream", "read_timeout", 2.5),
         ("SCIM_PROXY_UPSTREAM_CONNECT_TIMEOUT", "3", "upstream", "connect_timeout", 3.0),
-        ("SCIM_PROXY_UPSTREAM_VERIFY_TLS", "false", "upstream", "verify_tls", False),
-        ("SCIM_PROXY_UPSTREAM_VERIFY_TLS", "0", "upstream", "verify_tls", False),
-        ("SCIM_PROXY_UPSTREAM_VERIFY_TLS", "No", "upstream", "verify_tls", False),
-        ("SCIM_PROXY_UPSTREAM_VERIFY_TLS", "off", "upstream", "verify_tls", False),
-        ("SCIM_PROXY_UPSTREAM_VERIFY_TLS", "YES", "upstream", "verify_tls", True),
-        ("SCIM_PROXY_UPSTREAM_VERIFY_TLS", "1", "upstream", "verify_tls", True),
+        (
+            "SCIM_PROXY_UPSTREAM_INSECURE_SKIP_TLS_VERIFY",
+            "false",
+            "upstream",
+            "insecure_skip_tls_verify",
+            False,
+        ),
+        (
+            "SCIM_PROXY_UPSTREAM_INSECURE_SKIP_TLS_VERIFY",
+            "0",
+            "upstream",
+            "insecure_skip_tls_verify",
+            False,
+        ),
+        (
+            "SCIM_PROXY_UPSTREAM_INSECURE_SKIP_TLS_VERIFY",
+            "No",
+            "upstream",
+            "insecure_skip_tls_verify",
+            False,
+        ),
+        (
+            "SCIM_PROXY_UPSTREAM_INSECURE_SKIP_TLS_VERIFY",
+            "off",
+            "upstream",
+            "insecure_skip_tls_verify",
+            False,
+        ),
+        (
+            "SCIM_PROXY_UPSTREAM_INSECURE_SKIP_TLS_VERIFY",
+            "YES",
+            "upstream",
+            "insecure_skip_tls_verify",
+            True,
+        ),
+        (
+            "SCIM_PROXY_UPSTREAM_INSECURE_SKIP_TLS_VERIFY",
+            "1",
+            "upstream",
+            "insecure_skip_tls_verify",
+            True,
+        ),
         ("SCIM_PROXY_UPSTREAM_AUTH_SCHEME", "Basic", "upstream", "auth_scheme", AuthScheme.basic),
         ("SCIM_PROXY_UPSTREAM_TRANSPORT", "httpx", "upstream", "transport", TransportKind.httpx),
         ("SCIM_PROXY_USERS_DEACTIVATION", "delete", "users", "deactivation", Deactivation.delete),
@@ -179,8 +215,8 @@ def test_bad_enum_in_the_environment_names_the_variable() -> None:
         ("SCIM_PROXY_SERVER_PORT", "eighty", "whole number"),
         ("SCIM_PROXY_SERVER_PORT", "80.5", "whole number"),
         ("SCIM_PROXY_UPSTREAM_READ_TIMEOUT", "soon", "number"),
-        ("SCIM_PROXY_UPSTREAM_VERIFY_TLS", "maybe", "true or false"),
-        ("SCIM_PROXY_UPSTREAM_VERIFY_TLS", "", "true or false"),
+        ("SCIM_PROXY_UPSTREAM_INSECURE_SKIP_TLS_VERIFY", "maybe", "true or false"),
+        ("SCIM_PROXY_UPSTREAM_INSECURE_SKIP_TLS_VERIFY", "", "true or false"),
         ("SCIM_PROXY_USERS_DEACTIVATION", "suspend", "disable, delete"),
     ],
 )
@@ -223,7 +259,11 @@ def test_max_count_above_page_size_is_refused() -> None:
         ('[server]\nport = "8080"\n', "server.port", "whole number"),
         ("[server]\nport = 8080.0\n", "server.port", "whole number"),
         ("[server]\nport = true\n", "server.port", "whole number"),
-        ('[upstream]\nverify_tls = "false"\n', "upstream.verify_tls", "true or false"),
+        (
+            '[upstream]\ninsecure_skip_tls_verify = "yes"\n',
+            "upstream.insecure_skip_tls_verify",
+            "true or false",
+        ),
         ('[upstream]\nread_timeout = "20"\n', "upstream.read_timeout", "number"),
         ("[upstream]\nbase_url = 5\n", "upstream.base_url", "string"),
         ('[users]\ndeactivation = "suspend"\n', "users.deactivation", "disable, delete"),

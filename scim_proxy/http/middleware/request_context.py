@@ -45,8 +45,9 @@ def _request_id(scope: Scope) -> str:
 class RequestContextMiddleware:
     """Assigns the request id, opens the request's bookkeeping, logs its outcome."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, budget: float | None = None) -> None:
         self.app = app
+        self.budget = budget
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection scope."""
@@ -57,7 +58,7 @@ class RequestContextMiddleware:
         request_id = _request_id(scope)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        stats = start_request_stats()
+        stats = start_request_stats(self.budget)
         status = 500
         response_started = False
         id_header = (b"x-request-id", request_id.encode("latin-1"))

@@ -1,0 +1,127 @@
+"""Retrying upstream calls (tenacity): which failures, how long to wait, when to stop.
+
+A call is retried when the failure is transient (429, 502, 503, 504, a timeout, a
+connection error) and sending the request again cannot do harm: always for idempotent
+calls, and for others only when the request provably never reached TelemetryTV. Waits
+grow exponentially with jitter, and a ``Retry-After`` from TelemetryTV is honoured.
+Retries never run past the inbound request's deadline: when the next wait would not fit,
+the last error is raised as it is, so a long ``Retry-After`` reaches the client as a 429
+telling it when to come back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import structlog
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
+
+from ..ops.context import request_stats
+from .errors import (
+    CircuitOpen,
+    ConnectionFailed,
+    RateLimited,
+    ServerError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+T = TypeVar("T")
+log = structlog.get_logger("scim_proxy.upstream")
+
+RETRYABLE_STATUSES = frozenset({502, 503, 504})
+DEADLINE_MARGIN = 0.25
+"""Seconds kept free before the deadline for the attempt itself and the answer."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure that may not happen again."""
+    if isinstance(exc, CircuitOpen):
+        return False
+    if isinstance(exc, RateLimited | UpstreamTimeout | ConnectionFailed):
+        return True
+    return isinstance(exc, ServerError) and exc.status in RETRYABLE_STATUSES
+
+
+def may_repeat(exc: BaseException, *, idempotent: bool) -> bool:
+    """Whether the failed call may be sent again."""
+    if not is_transient(exc):
+        return False
+    if idempotent or isinstance(exc, RateLimited):
+        return True  # a 429 was refused before being carried out
+    return isinstance(exc, UpstreamUnavailable) and not exc.request_sent
+
+
+class wait_retry_after(wait_base):
+    """TelemetryTV's ``Retry-After`` when it sent one, else the fallback wait."""
+
+    def __init__(self, fallback: wait_base) -> None:
+        self.fallback = fallback
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        """Seconds to wait before the next attempt."""
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return exc.retry_after
+        return self.fallback(retry_state)
+
+
+class stop_before_deadline(stop_base):
+    """Stop when waiting and trying again would end after the request's deadline."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        """Whether to give up now."""
+        deadline = request_stats().deadline
+        if deadline is None:
+            return False
+        return time.monotonic() + retry_state.upcoming_sleep + DEADLINE_MARGIN >= deadline
+
+
+class RetryingAttempts:
+    """The :class:`~scim_proxy.telemetrytv.client.AttemptPolicy` used in production."""
+
+    def __init__(
+        self, *, attempts: int = 4, initial_backoff: float = 0.2, max_backoff: float = 5.0
+    ) -> None:
+        self.attempts = attempts
+        self.wait = wait_retry_after(
+            wait_exponential_jitter(
+                multiplier=initial_backoff, max=max_backoff, jitter=initial_backoff
+            )
+        )
+
+    async def run(self, attempt: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
+        """Run ``attempt``, retrying what may be retried, within the request's deadline."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.attempts) | stop_before_deadline(),
+            wait=self.wait,
+            retry=retry_if_exception(lambda exc: may_repeat(exc, idempotent=idempotent)),
+            before_sleep=_note_retry,
+            reraise=True,
+        )
+        result: T = await retrying(attempt)
+        return result
+
+
+def _note_retry(retry_state: RetryCallState) -> None:
+    outcome = retry_state.outcome
+    exc = outcome.exception() if outcome is not None else None
+    log.info(
+        "upstream_retry",
+        attempt=retry_state.attempt_number,
+        reason=type(exc).__name__ if exc is not None else None,
+        status=getattr(exc, "status", None),
+        wait_seconds=round(retry_state.upcoming_sleep, 3),
+        retry_after_honoured=isinstance(exc, RateLimited) and exc.retry_after is not None,
+    )
