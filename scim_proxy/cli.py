@@ -12,6 +12,7 @@ import uvicorn
 
 from .ops.config import ConfigError, LogFormat, LoggingSettings, Settings, load_settings
 from .ops.logging import configure_logging
+from .simulator.faults import FAULT_KINDS
 
 DEMO_TOKEN = "demo-token"  # noqa: S105 - the demo simulator's public token
 
@@ -77,7 +78,20 @@ def simulator(args: argparse.Namespace) -> int:
     from .simulator import SimulatorSettings
     from .simulator.server import run_simulator
 
-    settings = SimulatorSettings(token=args.token, users=args.users, latency_ms=args.latency_ms)
+    try:
+        settings = SimulatorSettings(
+            token=args.token,
+            users=args.users,
+            latency_ms=args.latency_ms,
+            fail_rate=args.fail_rate,
+            fault_kinds=tuple(k.strip() for k in args.faults.split(",") if k.strip()),
+            fault_seed=args.fault_seed,
+            slow_ms=args.slow_ms,
+            commit_delay_ms=args.commit_delay_ms,
+        )
+    except ValueError as exc:
+        print(f"scim-proxy simulator: {exc}", file=sys.stderr)
+        return 2
     print(f"TelemetryTV simulator on http://{args.host}:{args.port} (token {args.token!r})")
     run_simulator(settings, args.host, args.port)
     return 0
@@ -159,6 +173,24 @@ def build_parser() -> argparse.ArgumentParser:
     sim_cmd.add_argument("--users", type=int, default=0, help="users to seed (0)")
     sim_cmd.add_argument(
         "--latency-ms", type=float, default=0.0, help="delay added to every request (0)"
+    )
+    sim_cmd.add_argument(
+        "--fail-rate", type=float, default=0.0, help="share of requests meeting a fault, 0-1 (0)"
+    )
+    sim_cmd.add_argument(
+        "--faults",
+        default=",".join(FAULT_KINDS),
+        help="fault kinds to draw from, comma-separated (all: " + ",".join(FAULT_KINDS) + ")",
+    )
+    sim_cmd.add_argument("--fault-seed", type=int, default=None, help="seed of the fault draws")
+    sim_cmd.add_argument(
+        "--slow-ms", type=float, default=1500.0, help="delay of a 'slow' reply (1500)"
+    )
+    sim_cmd.add_argument(
+        "--commit-delay-ms",
+        type=float,
+        default=1500.0,
+        help="delay of a 'commit-timeout' reply, after the write is applied (1500)",
     )
     sim_cmd.set_defaults(handler=simulator)
     return parser

@@ -195,14 +195,17 @@ def load_settings(
 
 def _refuse_unknown_variables(environ: Mapping[str, str]) -> None:
     """A mistyped override would be silently ignored: refuse it, as unknown file keys are."""
-    known = {CONFIG_ENV}
+    # Only names shaped like an override count: Kubernetes, for one, injects
+    # SCIM_PROXY_PORT and SCIM_PROXY_SERVICE_HOST for a Service named scim-proxy.
+    known: set[str] = set()
+    prefixes = []
     for section_field in fields(Settings):
         section_type = get_type_hints(Settings)[section_field.name]
-        known |= {
-            f"{ENV_PREFIX}{section_field.name}_{f.name}".upper() for f in fields(section_type)
-        }
+        prefix = f"{ENV_PREFIX}{section_field.name}_".upper()
+        prefixes.append(prefix)
+        known |= {f"{prefix}{f.name}".upper() for f in fields(section_type)}
     unknown = sorted(
-        k for k in environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known
+        k for k in environ if k.upper().startswith(tuple(prefixes)) and k.upper() not in known
     )
     if unknown:
         raise ConfigError(

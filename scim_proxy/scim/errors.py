@@ -45,8 +45,19 @@ class ScimError(Exception):
         return body
 
     @classmethod
-    def from_scim_exception(cls, exc: SCIMException) -> ScimError:
-        """Adopt an error raised by scim2-models."""
+    def from_scim_exception(cls, exc: SCIMException, *, what: str = "A value") -> ScimError:
+        """Adopt an error raised by scim2-models.
+
+        Some wrap a pydantic error whose text is not for admins; that error is read
+        field by field instead.
+        """
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, ValidationError) or "validation error for" in exc.detail:
+            if isinstance(cause, ValidationError):
+                return cls.from_validation_error(cause, what=what)
+            return cls(
+                400, f"{what} is not valid for its attribute", exc.scim_type or "invalidValue"
+            )
         return cls(exc.status, exc.detail, exc.scim_type or None)
 
     @classmethod

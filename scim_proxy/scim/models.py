@@ -128,8 +128,8 @@ class Group(Resource[Any]):
 
     __schema__ = URN(GROUP_SCHEMA)
 
-    display_name: Annotated[str | None, Required.true] = None
-    """The TelemetryTV user group's name."""
+    display_name: Annotated[str | None, Required.true, CaseExact.true, Uniqueness.server] = None
+    """The TelemetryTV user group's name (unique, and matched exactly, as TelemetryTV does)."""
 
     members: list[Member] | None = None
     """The users in the group."""

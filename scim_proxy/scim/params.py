@@ -51,6 +51,10 @@ def _integer(query: Mapping[str, str], name: str) -> int | None:
         raise invalid_value(f"{name} must be an integer, got {raw[:40]!r}") from None
 
 
+_LARGEST_INDEX = 2**31 - 1
+"""Larger startIndex values are read as this (no listing is that long)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ListQuery:
     """What a list request asks for."""
@@ -71,6 +75,8 @@ def list_query(query: Mapping[str, str], *, default_count: int, max_count: int) 
     """
     start = _integer(query, "startIndex")
     count = _integer(query, "count")
+    if start is not None:
+        start = min(start, _LARGEST_INDEX)
     filter_text = _param(query, "filter")
     return ListQuery(
         filter=filter_text if filter_text and filter_text.strip() else None,

@@ -88,6 +88,34 @@ def _trim(value: dict[str, Any], read_only: frozenset[str], *, prefix: str) -> d
     return trimmed
 
 
+def _value_paths_as_operations(body: dict[str, Any]) -> dict[str, Any]:
+    """Pathless values whose keys are value-filtered paths, as operations of their own.
+
+    Entra's pathless replace may carry ``{"emails[type eq \"work\"].value": "..."}``
+    beside plain keys; scim2-models reads dotted keys but not filtered ones, which would
+    drop the change silently.
+    """
+    operations = body.get("Operations")
+    if not isinstance(operations, list):
+        return body
+    rewritten: list[Any] = []
+    for operation in operations:
+        value = operation.get("value") if isinstance(operation, dict) else None
+        if not isinstance(value, dict) or operation.get("path") is not None:
+            rewritten.append(operation)
+            continue
+        filtered = {k: v for k, v in value.items() if isinstance(k, str) and "[" in k}
+        if not filtered:
+            rewritten.append(operation)
+            continue
+        note_quirk("pathless_value_filter_key")
+        rest = {k: v for k, v in value.items() if k not in filtered}
+        if rest:
+            rewritten.append({**operation, "value": rest})
+        rewritten += [{**operation, "path": k, "value": v} for k, v in filtered.items()]
+    return {**body, "Operations": rewritten}
+
+
 def read_patch(
     model: type[R], body: dict[str, Any], *, read_only: frozenset[str] = frozenset()
 ) -> PatchOp[R] | None:
@@ -95,7 +123,7 @@ def read_patch(
 
     ``read_only`` holds lower-cased attribute paths whose operations are dropped.
     """
-    body = _without_read_only(body, read_only)
+    body = _without_read_only(_value_paths_as_operations(body), read_only)
     if body.get("Operations") == [] and "Operations" in body:
         return None
     try:

@@ -19,6 +19,7 @@ import asyncio
 import base64
 import binascii
 import hmac
+from collections import Counter
 from typing import Any, NamedTuple
 
 import orjson
@@ -31,6 +32,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from scim_proxy.simulator.faults import FaultInjector
 from scim_proxy.simulator.model import (
     ConflictError,
     FieldValidationError,
@@ -255,12 +257,14 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 def create_simulator_app(settings: SimulatorSettings | None = None) -> Starlette:
     """Build a fresh simulated TelemetryTV account behind a Starlette app.
 
-    `app.state.store` is its `SimulatorStore`, `app.state.settings` its settings and
-    `app.state.requests` the append-only list of `RecordedRequest`s it received.
+    `app.state.store` is its `SimulatorStore`, `app.state.settings` its settings,
+    `app.state.requests` the append-only list of `RecordedRequest`s it received, and
+    `app.state.faults` a counter of the faults it injected, by kind.
     """
     settings = settings or SimulatorSettings()
     store = SimulatorStore(settings)
     requests: list[RecordedRequest] = []
+    faults: Counter[str] = Counter()
     api = _Api(store, settings)
     challenge = ", ".join(
         f'{scheme.capitalize()} realm="TelemetryTV"' for scheme in settings.auth_schemes
@@ -279,7 +283,16 @@ def create_simulator_app(settings: SimulatorSettings | None = None) -> Starlette
                 authenticator=_Authenticator(settings.token, settings.auth_schemes),
                 challenge=challenge,
                 latency=settings.latency_ms / 1000,
-            )
+            ),
+            Middleware(
+                FaultInjector,
+                rate=settings.fail_rate,
+                kinds=settings.fault_kinds,
+                seed=settings.fault_seed,
+                slow_seconds=settings.slow_ms / 1000,
+                commit_delay_seconds=settings.commit_delay_ms / 1000,
+                counts=faults,
+            ),
         ],
         exception_handlers={
             StoreError: _store_error,
@@ -292,4 +305,5 @@ def create_simulator_app(settings: SimulatorSettings | None = None) -> Starlette
     app.state.store = store
     app.state.settings = settings
     app.state.requests = requests
+    app.state.faults = faults
     return app

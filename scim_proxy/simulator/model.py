@@ -42,6 +42,23 @@ class SimulatorSettings:
     seed: int = 0
     latency_ms: float = 0.0
     """Delay before each request is handled, as a slow network or server would add."""
+    fail_rate: float = 0.0
+    """Share of requests (0 to 1) that meet a fault (see ``faults.py``)."""
+    fault_kinds: tuple[str, ...] = (
+        "500",
+        "502",
+        "503",
+        "429",
+        "429-bare",
+        "drop",
+        "slow",
+        "commit-timeout",
+    )
+    fault_seed: int | None = None
+    slow_ms: float = 1500.0
+    """How late a ``slow`` reply comes."""
+    commit_delay_ms: float = 1500.0
+    """How late a ``commit-timeout`` reply comes, after its write was applied."""
 
     def __post_init__(self) -> None:
         """Reject settings that would make the simulator misbehave later, not at startup."""
@@ -55,6 +72,13 @@ class SimulatorSettings:
             raise ValueError("need 1 <= default_per_page <= max_per_page")
         if self.user_limit is not None and self.user_limit < 0:
             raise ValueError("user_limit must be >= 0 or None")
+        if not 0 <= self.fail_rate <= 1:
+            raise ValueError("fail_rate must be in [0, 1]")
+        known_faults = {"500", "502", "503", "429", "429-bare", "drop", "slow", "commit-timeout"}
+        if not self.fault_kinds or not set(self.fault_kinds) <= known_faults:
+            raise ValueError(f"fault_kinds must be a non-empty subset of {sorted(known_faults)}")
+        if not (0 <= self.slow_ms <= 600_000 and 0 <= self.commit_delay_ms <= 600_000):
+            raise ValueError("slow_ms and commit_delay_ms must be in [0, 600000]")
         if not 0 <= self.latency_ms <= 60_000:
             raise ValueError("latency_ms must be in [0, 60000]")
         if not 0 <= self.seed < 2**63:

@@ -76,6 +76,14 @@ def _segment(object_id: str, kind: str) -> str:
     return object_id
 
 
+class TooLarge(Exception):
+    """A walked listing holds more than the caller's limit; ``total`` when known."""
+
+    def __init__(self, total: int | None) -> None:
+        super().__init__("listing larger than the limit")
+        self.total = total
+
+
 class TelemetryTV:
     """The process-wide adapter: configuration, the pooled HTTP client, the breaker.
 
@@ -156,6 +164,44 @@ class TelemetryTVSession:
         response = await self._call("GET", "/users", "/users", params=params)
         items = [user_from_json(u) for u in self._array(response)]
         return Page(items=items, total=parse_total(response.headers))
+
+    async def walk_users(
+        self, per_page: int, *, group_id: str | None = None, limit: int | None = None
+    ) -> list[DirectoryUser]:
+        """Every user (of one group), page by page; :class:`TooLarge` past ``limit``.
+
+        A short page, or reaching the listing's total, ends the walk. Members of a group
+        are checked against their own group list, in case the filter was not applied.
+        """
+        users: list[DirectoryUser] = []
+        page_number = 1
+        while True:
+            page = await self.list_users(page_number, per_page, group_id=group_id)
+            if limit is not None and (page.total or 0) > limit:
+                raise TooLarge(page.total)
+            users += [u for u in page.items if group_id is None or group_id in u.group_ids]
+            if limit is not None and len(users) > limit:
+                raise TooLarge(None)
+            seen = (page_number - 1) * per_page + len(page.items)
+            if len(page.items) < per_page or (page.total is not None and seen >= page.total):
+                return users
+            page_number += 1
+
+    async def walk_groups(self, per_page: int, *, limit: int | None = None) -> list[DirectoryGroup]:
+        """Every group, page by page; :class:`TooLarge` past ``limit``."""
+        groups: list[DirectoryGroup] = []
+        page_number = 1
+        while True:
+            page = await self.list_groups(page_number, per_page)
+            if limit is not None and (page.total or 0) > limit:
+                raise TooLarge(page.total)
+            groups += page.items
+            if limit is not None and len(groups) > limit:
+                raise TooLarge(None)
+            seen = (page_number - 1) * per_page + len(page.items)
+            if len(page.items) < per_page or (page.total is not None and seen >= page.total):
+                return groups
+            page_number += 1
 
     async def create_user(self, user: NewUser) -> DirectoryUser:
         """Create a user and return it as stored.
@@ -374,5 +420,6 @@ __all__ = [
     "SingleAttempt",
     "TelemetryTV",
     "TelemetryTVSession",
+    "TooLarge",
     "UpstreamError",
 ]

@@ -74,6 +74,15 @@ def _name(value: Any) -> str:
     return value
 
 
+def _sub_attribute_path() -> ScimError:
+    return ScimError(
+        400,
+        'Members are added, removed or replaced as whole entries ({"value": "<user id>"}); '
+        "their sub-attributes cannot be patched on their own",
+        "invalidPath",
+    )
+
+
 def group_change(patch: PatchOp[Group] | None) -> GroupChange:
     """Read the operations of a Group PATCH into one :class:`GroupChange`."""
     change = GroupChange()
@@ -98,15 +107,19 @@ def _apply(change: GroupChange, operation: PatchOperation[Group]) -> None:
                 {"add": change.adding, "replace": change.replacing, "remove": change.removing}[op](
                     _ids(item)
                 )
+            elif name.startswith("members."):
+                raise _sub_attribute_path()
         return
-    target = path.attr.lower().removeprefix(GROUP_SCHEMA.lower() + ":")
+    target = path.parts[0].lower().removeprefix(GROUP_SCHEMA.lower() + ":")
     if target == "displayname":
         if op == "remove":
             raise ScimError(400, "displayName is required and cannot be removed", "mutability")
         change.rename = _name(operation.value)
         return
-    if target != "members" or len(path.parts) > 1:
+    if target != "members":
         return  # an attribute TelemetryTV groups do not hold (policy already dropped most)
+    if len(path.parts) > 1:
+        raise _sub_attribute_path()
     if path.value_filter is not None:
         if op != "remove":
             raise ScimError(400, "Only remove may target members through a filter", "invalidPath")

@@ -18,12 +18,12 @@ from ..scim.errors import ScimError
 from ..scim.filters import equality_lookups, parse_filter
 from ..scim.models import GROUP_SCHEMA, Group
 from ..scim.params import ListQuery
-from ..telemetrytv.client import TelemetryTVSession
+from ..telemetrytv.client import TelemetryTVSession, TooLarge
 from ..telemetrytv.errors import NotFound
 from .group_mapping import group_resource, member_ids
 from .group_patch import group_change
 from .memberships import MembershipWriter, bounded
-from .paging import window
+from .paging import scim_page
 from .user_locks import UserLocks
 from .users import upstream_errors
 
@@ -55,6 +55,16 @@ def _builtin_refusal(group: DirectoryGroup, action: str) -> ScimError:
     )
 
 
+def _keep_admins(group: DirectoryGroup, final_members: set[str]) -> None:
+    """Refuse to leave the built-in Admin group empty: that would lock every admin out."""
+    if group.built_in and not final_members:
+        raise ScimError(
+            403,
+            f"{group.name!r} is TelemetryTV's built-in Admin group: a change that leaves it "
+            "with no members would lock every administrator out, so it is refused.",
+        )
+
+
 class GroupProvisioning:
     """SCIM Group operations for one inbound request."""
 
@@ -71,15 +81,7 @@ class GroupProvisioning:
         self.members = MembershipWriter(session, settings.groups, locks)
 
     async def _members_of(self, group_id: str) -> list[DirectoryUser]:
-        per_page = self.settings.upstream.page_size
-        members: list[DirectoryUser] = []
-        page_number = 1
-        while True:
-            page = await self.session.list_users(page_number, per_page, group_id=group_id)
-            members += page.items
-            if len(page.items) < per_page:
-                return members
-            page_number += 1
+        return await self.session.walk_users(self.settings.upstream.page_size, group_id=group_id)
 
     async def _resource(self, group: DirectoryGroup, with_members: bool) -> Group:
         members = await self._members_of(group.id) if with_members else None
@@ -118,17 +120,7 @@ class GroupProvisioning:
             return await self._resources(groups, with_members), total
 
     async def _page(self, query: ListQuery) -> tuple[list[DirectoryGroup], int]:
-        pages = window(query.start_index, query.count)
-        first = await self.session.list_groups(pages.first_page, pages.per_page)
-        items = list(first.items)
-        if pages.pages == 2 and len(first.items) == pages.per_page:
-            items += (await self.session.list_groups(pages.first_page + 1, pages.per_page)).items
-        chosen = items[pages.offset : pages.offset + query.count] if query.count else []
-        total = first.total
-        if total is None:
-            seen = (pages.first_page - 1) * pages.per_page + len(items)
-            total = seen + (pages.per_page if len(first.items) == pages.per_page else 0)
-        return chosen, total
+        return await scim_page(self.session.list_groups, query.start_index, query.count)
 
     async def _filtered(self, text: str) -> list[DirectoryGroup]:
         parsed = parse_filter(Group, text, allowed=GROUP_FILTER_ATTRIBUTES)
@@ -155,22 +147,15 @@ class GroupProvisioning:
 
     async def _all_groups(self) -> list[DirectoryGroup]:
         limit = self.settings.scim.filter_scan_limit
-        per_page = self.settings.upstream.page_size
-        groups: list[DirectoryGroup] = []
-        page_number = 1
-        while True:
-            page = await self.session.list_groups(page_number, per_page)
-            groups += page.items
-            if len(groups) > limit or (page.total is not None and page.total > limit):
-                raise ScimError(
-                    400,
-                    f"This filter can only be evaluated over at most {limit} groups; "
-                    "filter with displayName eq or id eq instead.",
-                    "tooMany",
-                )
-            if len(page.items) < per_page:
-                return groups
-            page_number += 1
+        try:
+            return await self.session.walk_groups(self.settings.upstream.page_size, limit=limit)
+        except TooLarge as exc:
+            raise ScimError(
+                400,
+                f"This filter can only be evaluated over at most {limit} groups; "
+                "filter with displayName eq or id eq instead.",
+                "tooMany",
+            ) from exc
 
     async def create(self, resource: Group) -> Group:
         """Create the group, then add its members (validated first)."""
@@ -181,8 +166,17 @@ class GroupProvisioning:
         with upstream_errors("Group"):
             known = await self.members.validate(add)
             group = await self.session.create_group(name)
-        with upstream_errors("Group", group.id):
-            await self.members.apply(group.id, add, known=known)
+        try:
+            with upstream_errors("Group", group.id):
+                await self.members.apply(group.id, add, known=known)
+        except ScimError as exc:
+            raise ScimError(
+                exc.status,
+                f"The group was created (id {group.id}) but not all its members were added: "
+                f"{exc.detail}",
+                exc.scim_type,
+                headers=exc.headers,
+            ) from exc
         members = [known[u].user for u in add if u in known]
         return group_resource(group, members, self.base_url)
 
@@ -197,6 +191,7 @@ class GroupProvisioning:
             current = {u.id: u for u in await self._members_of(group_id)}
             add = [u for u in wanted if u not in current]
             remove = [u for u in current if u not in set(wanted)]
+            _keep_admins(group, set(wanted))
             known = await self.members.validate(add)
             group = await self._rename(group, wanted_name)
             await self.members.apply(group_id, add, remove, known=known)
@@ -210,10 +205,16 @@ class GroupProvisioning:
             group = await self.session.get_group(group_id)
             add: Iterable[str] = change.add
             remove: Iterable[str] = change.remove
-            if change.exact is not None:
+            if change.exact is not None or group.built_in:
                 current = {u.id for u in await self._members_of(group_id)}
-                add = [u for u in change.exact if u not in current]
-                remove = [u for u in current if u not in change.exact]
+                final = (
+                    set(change.exact)
+                    if change.exact is not None
+                    else (current | set(change.add)) - set(change.remove)
+                )
+                _keep_admins(group, final)
+                add = [u for u in final if u not in current]
+                remove = [u for u in current if u not in final]
             add = list(add)
             known = await self.members.validate(add)
             if change.rename is not None:

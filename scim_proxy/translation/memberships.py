@@ -129,13 +129,15 @@ class MembershipWriter:
             written = await self._write_round(group_id, wanted, pending)
             failed = {u: r for u, r in written.items() if isinstance(r, BaseException)}
             changed = [u for u, r in written.items() if r is True]
+            for user_id in [u for u, r in failed.items() if isinstance(r, NotFound)]:
+                if wanted[user_id]:
+                    raise invalid_value(
+                        f"Member {user_id[:64]!r} was deleted from TelemetryTV while the group "
+                        "was being updated; provision the user again, then resend the request."
+                    )
+                del failed[user_id]  # removing someone who no longer exists: done
             if failed:
                 failure = next(iter(failed.values()))
-                if any(isinstance(r, NotFound) for r in failed.values()):
-                    raise invalid_value(
-                        "A member was deleted from TelemetryTV while the group was being "
-                        "updated; send the request again."
-                    )
             if not changed and not failed:
                 return
             if not self._time_for_another_round():
@@ -198,6 +200,7 @@ class MembershipWriter:
             if (
                 snapshot is None
                 or time.monotonic() - snapshot.read_at > self.settings.max_read_age_seconds
+                or snapshot.read_at <= self.locks.last_write(user_id)
             ):
                 try:
                     snapshot = await self._read(user_id)
@@ -210,9 +213,12 @@ class MembershipWriter:
             current = snapshot.user.group_ids
             groups = (*current, group_id) if member else tuple(g for g in current if g != group_id)
             # No retry once sent: a late retry could land after the read went stale.
-            await self.session.update_user(
-                user_id, UserChanges(group_ids=groups), retry_after_send=False
-            )
+            try:
+                await self.session.update_user(
+                    user_id, UserChanges(group_ids=groups), retry_after_send=False
+                )
+            finally:
+                self.locks.wrote(user_id)
             gap = time.monotonic() - snapshot.read_at
             if gap > self.settings.settle_seconds:
                 # Our write may have landed after a concurrent writer verified: say so.

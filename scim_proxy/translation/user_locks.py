@@ -1,13 +1,15 @@
-"""Per-user locks inside one process.
+"""Per-user locks inside one process, and when this process last wrote each user.
 
-They serialise this process's read-modify-write of one user's memberships, so two
-requests in the same process never undo each other. Other processes are covered by the
-verify-and-reapply loop of :mod:`memberships`; the locks only save it work.
+A membership write holds the user's lock, and re-reads the user under it when its read is
+older than this process's last write of that user, so two requests in one process do not
+undo each other. Other processes are covered by the verify-and-reapply loop of
+:mod:`memberships`; the locks only save it rounds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,8 +17,24 @@ from contextlib import asynccontextmanager
 class UserLocks:
     """One asyncio lock per user id, dropped when nobody holds or waits for it."""
 
+    _FORGET_AFTER = 300.0
+    """Seconds after which a user's last write is forgotten (reads are never that old)."""
+
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._written: dict[str, float] = {}
+
+    def last_write(self, user_id: str) -> float:
+        """``time.monotonic()`` of this process's last write of the user (0 if none recent)."""
+        return self._written.get(user_id, 0.0)
+
+    def wrote(self, user_id: str) -> None:
+        """Record a write of the user, forgetting writes too old to matter."""
+        now = time.monotonic()
+        self._written[user_id] = now
+        if len(self._written) > 10_000:
+            cutoff = now - self._FORGET_AFTER
+            self._written = {u: t for u, t in self._written.items() if t >= cutoff}
 
     @asynccontextmanager
     async def hold(self, user_id: str) -> AsyncIterator[None]:

@@ -23,10 +23,10 @@ from ..scim.errors import ScimError, not_found
 from ..scim.filters import equality_lookups, parse_filter
 from ..scim.models import IDP_POLICY, USER_SCHEMA, User
 from ..scim.params import ListQuery
-from ..telemetrytv.client import TelemetryTVSession
+from ..telemetrytv.client import TelemetryTVSession, TooLarge
 from ..telemetrytv.errors import NotFound, UpstreamError
 from .errors import scim_error_for
-from .paging import window
+from .paging import scim_page
 from .user_mapping import new_user, user_resource, user_update
 
 log = structlog.get_logger("scim_proxy.users")
@@ -55,6 +55,9 @@ USER_FILTER_ATTRIBUTES = {
 
 USER_LOOKUP_KEYS = {"id": "id", "username": "email", "emails.value": "email"}
 """Filter attributes answered by a keyed upstream lookup instead of a scan."""
+
+MAX_LOOKUPS = 10
+"""More keyed lookups than this in one filter are answered by a scan instead."""
 
 
 class TooManyMatches(ScimError):
@@ -96,6 +99,8 @@ class UserProvisioning:
             return await self._page(query)
         parsed = parse_filter(User, query.filter, allowed=USER_FILTER_ATTRIBUTES)
         lookups = equality_lookups(parsed.ast, USER_LOOKUP_KEYS, USER_SCHEMA)
+        if lookups is not None and len(lookups) > MAX_LOOKUPS:
+            lookups = None  # cheaper, and bounded, as one scan of the listing
         with upstream_errors("User"):
             candidates = await (self._lookup(lookups) if lookups is not None else self._scan())
         matches = [r for r in map(self._resource, candidates) if parsed.match(r)]
@@ -103,21 +108,9 @@ class UserProvisioning:
         return matches[start : start + query.count], len(matches)
 
     async def _page(self, query: ListQuery) -> tuple[list[User], int]:
-        pages = window(query.start_index, query.count)
         with upstream_errors("User"):
-            first = await self.session.list_users(pages.first_page, pages.per_page)
-            items = list(first.items)
-            if pages.pages == 2 and len(first.items) == pages.per_page:
-                second = await self.session.list_users(pages.first_page + 1, pages.per_page)
-                items += second.items
-        chosen = items[pages.offset : pages.offset + query.count] if query.count else []
-        total = first.total
-        if total is None:
-            # Without the paging header the total is unknown: claim one more page while
-            # pages come back full, so a client keeps paging until a short one.
-            seen = (pages.first_page - 1) * pages.per_page + len(items)
-            total = seen + (pages.per_page if len(first.items) == pages.per_page else 0)
-        return [self._resource(u) for u in chosen], total
+            users, total = await scim_page(self.session.list_users, query.start_index, query.count)
+        return [self._resource(u) for u in users], total
 
     async def _lookup(self, lookups: list[tuple[str, str]]) -> list[DirectoryUser]:
         found: dict[str, DirectoryUser] = {}
@@ -134,20 +127,12 @@ class UserProvisioning:
         return [found[key] for key in sorted(found)]
 
     async def _scan(self) -> list[DirectoryUser]:
-        limit = self.settings.scim.filter_scan_limit
-        per_page = self.settings.upstream.page_size
-        users: list[DirectoryUser] = []
-        page_number = 1
-        while True:
-            page = await self.session.list_users(page_number, per_page)
-            if page.total is not None and page.total > limit:
-                raise self._too_many(page.total)
-            users += page.items
-            if len(users) > limit:
-                raise self._too_many(None)
-            if len(page.items) < per_page:
-                return users
-            page_number += 1
+        try:
+            return await self.session.walk_users(
+                self.settings.upstream.page_size, limit=self.settings.scim.filter_scan_limit
+            )
+        except TooLarge as exc:
+            raise self._too_many(exc.total) from exc
 
     def _too_many(self, total: int | None) -> ScimError:
         held = f"{total} users" if total is not None else "more users than that"
@@ -188,7 +173,7 @@ class UserProvisioning:
         try:
             patch.patch(resource, scim_policy=IDP_POLICY)
         except SCIMException as exc:
-            raise ScimError.from_scim_exception(exc) from exc
+            raise ScimError.from_scim_exception(exc, what="A PATCH operation's value") from exc
         except ValidationError as exc:
             raise ScimError.from_validation_error(exc, what="A PATCH operation's value") from exc
         return await self._update(current, resource)

@@ -101,6 +101,7 @@ async def test_pathless_replace_with_dotted_keys(
     assert response.status_code == 200, response.text
     held = store.get_user(user_id)
     assert (held["first_name"], held["last_name"]) == ("Updated", "Person")
+    assert held["email"] == "updated.person@contoso.com"
     assert response.json()["displayName"] == "Updated Person"
 
 

@@ -133,3 +133,65 @@ async def test_the_admin_groups_membership_can_be_managed(
     }
     assert (await client.patch(f"/Groups/{admin}", json=add)).status_code == 204
     assert admin in store.get_user(user_id)["user_group_ids"]
+
+
+async def test_the_admin_group_is_never_emptied(
+    client: httpx.AsyncClient, store: SimulatorStore
+) -> None:
+    admin = await _admin(client)
+    empty_it = [
+        {"op": "remove", "path": "members"},
+        {"op": "replace", "path": "members", "value": []},
+        {"op": "remove", "path": f'members[value eq "{store.owner_id}"]'},
+    ]
+    for operation in empty_it:
+        body = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [operation],
+        }
+        response = await client.patch(f"/Groups/{admin}", json=body)
+        assert response.status_code == 403, operation
+        assert "lock every administrator out" in response.json()["detail"]
+    put = await client.put(f"/Groups/{admin}", json={"displayName": "Admin", "members": []})
+    assert put.status_code == 403
+    assert admin in store.get_user(store.owner_id)["user_group_ids"]
+
+
+async def test_a_members_sub_attribute_path_is_invalid_path(
+    client: httpx.AsyncClient, groups: list[str]
+) -> None:
+    for operation in (
+        {"op": "add", "path": "members.value", "value": "x"},
+        {"op": "add", "value": {"members.value": "x"}},
+        {"op": "replace", "path": 'members[value eq "x"].display', "value": "y"},
+    ):
+        body = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [operation],
+        }
+        response = await client.patch(f"/Groups/{groups[0]}", json=body)
+        assert response.status_code == 400, operation
+        assert response.json()["scimType"] in ("invalidPath", "mutability")
+
+
+async def test_display_name_lookup_is_exact_as_advertised(
+    client: httpx.AsyncClient, groups: list[str]
+) -> None:
+    assert (await client.get('/Groups?filter=displayName eq "team 1"')).json()["totalResults"] == 0
+    schema = (await client.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group")).json()
+    display = next(a for a in schema["attributes"] if a["name"] == "displayName")
+    assert display["caseExact"] is True
+    assert display["uniqueness"] == "server"
+
+
+async def test_removing_a_member_who_no_longer_exists_succeeds(
+    client: httpx.AsyncClient, store: SimulatorStore, groups: list[str]
+) -> None:
+    users, _ = store.list_users(page=2, per_page=100)
+    gone = users[0]["id"]
+    store.delete_user(gone)
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "remove", "path": "members", "value": [{"value": gone}]}],
+    }
+    assert (await client.patch(f"/Groups/{groups[0]}", json=body)).status_code == 204

@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from scim_proxy.directory import UserChanges
 from scim_proxy.http.app import create_app
+from scim_proxy.ops.config import Settings
 from scim_proxy.simulator import SimulatorSettings, SimulatorStore
 from scim_proxy.telemetrytv import TelemetryTV
 from tests.conftest import BASE, TOKEN, UPSTREAM, proxy_settings
@@ -33,6 +34,17 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 def simulator_settings() -> SimulatorSettings:
     """A dozen users to fight over; a little latency lets concurrent requests interleave."""
     return SimulatorSettings(token=TOKEN, users=USERS, latency_ms=2)
+
+
+def racing_settings() -> Settings:
+    """Production's ratio of settle wait to read age (4:1), scaled down; reads are reused."""
+    return proxy_settings().replace("groups", settle_seconds=0.2, max_read_age_seconds=0.05)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The proxy under test uses the racing settings."""
+    return racing_settings()
 
 
 @pytest.fixture
@@ -58,7 +70,7 @@ async def two_proxies(simulator: Starlette) -> AsyncIterator[list[httpx.AsyncCli
     clients = []
     for _ in range(2):
         upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
-        clients.append(_client(create_app(proxy_settings(), http_client=upstream)))
+        clients.append(_client(create_app(racing_settings(), http_client=upstream)))
     yield clients
     for client in clients:
         await client.aclose()

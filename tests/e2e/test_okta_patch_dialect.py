@@ -119,3 +119,19 @@ async def test_patch_response_honours_attributes(client: httpx.AsyncClient) -> N
     )
     assert response.status_code == 200
     assert set(response.json()) == {"schemas", "id", "active"}
+
+
+async def test_a_bad_value_error_is_written_for_admins(client: httpx.AsyncClient) -> None:
+    user_id = await _create(client)
+    response = await client.patch(
+        f"/Users/{user_id}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "password", "value": [1, 2]}],
+        },
+    )
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert "password" in detail
+    assert "pydantic" not in detail
+    assert "validation error for" not in detail

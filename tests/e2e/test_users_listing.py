@@ -199,3 +199,19 @@ async def test_every_listed_user_carries_what_okta_reads(client: httpx.AsyncClie
         assert isinstance(user["active"], bool)
         assert user["emails"][0]["value"]
         assert "password" not in user
+
+
+async def test_a_huge_start_index_is_an_empty_page(client: httpx.AsyncClient) -> None:
+    response = await client.get("/Users?startIndex=99999999999999999999&count=5")
+    assert response.status_code == 200
+    assert response.json()["Resources"] == []
+
+
+async def test_many_or_terms_are_answered_by_one_bounded_scan(
+    client: httpx.AsyncClient, upstream_calls: Calls
+) -> None:
+    terms = " or ".join(f'id eq "{i:024x}"' for i in range(90))
+    before = len(upstream_calls())
+    response = await client.get("/Users", params={"filter": terms})
+    assert response.status_code == 200
+    assert len(upstream_calls()) - before <= 3  # 251 users at 100 a page

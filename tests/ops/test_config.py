@@ -342,3 +342,9 @@ def test_replace_validates_the_result() -> None:
 def test_a_mistyped_environment_override_is_refused() -> None:
     message = config_error("SCIM_PROXY_UPSTREAM_BASEURL", {"SCIM_PROXY_UPSTREAM_BASEURL": "x"})
     assert "config.example.toml" in message
+
+
+def test_platform_variables_sharing_the_prefix_are_left_alone() -> None:
+    # Kubernetes injects these for a Service named scim-proxy.
+    env = {"SCIM_PROXY_PORT": "tcp://10.0.0.1:8080", "SCIM_PROXY_SERVICE_HOST": "10.0.0.1"}
+    assert load_settings(environ=env) == load_settings(environ={})

@@ -195,9 +195,9 @@ async def test_app_exposes_store_and_settings() -> None:
 
 
 def test_run_simulator_serves_the_app_with_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[object, dict[str, object]]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append((app, kwargs)))
+    configs: list[uvicorn.Config] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, *a, **k: configs.append(self.config))
     server_module.run_simulator(SimulatorSettings(users=1), "127.0.0.1", 8099)
-    [(app, kwargs)] = calls
-    assert kwargs == {"host": "127.0.0.1", "port": 8099, "log_level": "warning"}
-    assert app.state.store.user_count == 2  # type: ignore[attr-defined]
+    [config] = configs
+    assert (config.host, config.port, config.log_level) == ("127.0.0.1", 8099, "warning")
+    assert config.app.state.store.user_count == 2  # type: ignore[union-attr]
