@@ -91,7 +91,11 @@ class MembershipWriter:
         return Snapshot(await self.session.get_user(user_id), read_at)
 
     async def validate(self, user_ids: Iterable[str]) -> dict[str, Snapshot]:
-        """Read the users a request adds; 400 naming any that TelemetryTV does not hold."""
+        """Read the users a request adds; 400 naming any that TelemetryTV does not hold.
+
+        A read that failed for another reason proves nothing either way: that user is
+        read again when its membership is written.
+        """
         results = await bounded(user_ids, self._read, self.settings.member_concurrency)
         missing = sorted(k for k, r in results.items() if isinstance(r, NotFound))
         if missing:
@@ -101,7 +105,9 @@ class MembershipWriter:
                 f"Member(s) {shown}{more} are not TelemetryTV users. Provision the users "
                 "(assign them to the app) before pushing them in a group."
             )
-        _raise_first_failure(results, done=0, total=len(results))
+        for result in results.values():
+            if isinstance(result, BaseException) and not isinstance(result, UpstreamError):
+                raise result
         return {k: r for k, r in results.items() if isinstance(r, Snapshot)}
 
     async def apply(
@@ -228,25 +234,3 @@ class MembershipWriter:
 
 def _holds(snapshot: Snapshot, group_id: str, member: bool) -> bool:
     return (group_id in snapshot.user.group_ids) is member
-
-
-def _raise_first_failure(results: Mapping[str, object], *, done: int, total: int) -> None:
-    failures = [r for r in results.values() if isinstance(r, BaseException)]
-    if not failures:
-        return
-    first = failures[0]
-    if isinstance(first, NotFound):
-        raise invalid_value(
-            "A member was deleted from TelemetryTV while the group was being updated; "
-            "send the request again."
-        ) from first
-    if isinstance(first, UpstreamError):
-        error = scim_error_for(first, resource="User")
-        raise MembershipIncomplete(
-            error.status,
-            f"Membership update incomplete: {done} of {total} changes were in place when "
-            f"{len(failures)} failed ({error.detail}). Send the request again: it converges.",
-            error.scim_type,
-            headers=error.headers,
-        ) from first
-    raise first
