@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import structlog
 import uvicorn
 
-from .ops.config import ConfigError, LogFormat, LoggingSettings, Settings, load_settings
+from .ops.config import (
+    CONFIG_ENV,
+    ConfigError,
+    LogFormat,
+    LoggingSettings,
+    Settings,
+    load_settings,
+)
 from .ops.logging import configure_logging
+from .ops.metrics import MULTIPROC_ENV
 from .simulator.faults import FAULT_KINDS
 
 DEMO_TOKEN = "demo-token"  # noqa: S105 - the demo simulator's public token
@@ -24,6 +36,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         server["host"] = args.host
     if args.port is not None:
         server["port"] = args.port
+    if getattr(args, "workers", None) is not None:
+        server["workers"] = args.workers
     if server:
         settings = settings.replace("server", **server)
     if getattr(args, "upstream", None):
@@ -67,9 +81,45 @@ def serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     configure_logging(settings.logging)
     _warn_if_insecure(settings)
+    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; a clean
+    # drain is a clean exit.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    if settings.server.workers > 1:
+        return _serve_workers(args, settings)
     app = create_app(settings)
     config = _uvicorn_config(app, settings.server.host, settings.server.port, settings)
     uvicorn.Server(config).run()
+    return 0
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
+    """Run ``settings.server.workers`` processes; each loads the same settings."""
+    # Workers read their settings from the environment: pass on what flags changed.
+    overrides = {
+        "SCIM_PROXY_SERVER_HOST": settings.server.host,
+        "SCIM_PROXY_SERVER_PORT": str(settings.server.port),
+        "SCIM_PROXY_SERVER_WORKERS": str(settings.server.workers),
+        "SCIM_PROXY_UPSTREAM_BASE_URL": settings.upstream.base_url,
+    }
+    if args.config:
+        overrides[CONFIG_ENV] = str(Path(args.config).resolve())
+    os.environ.update(overrides)
+    # Every worker writes its metrics here; /metrics sums them (ops/metrics.py).
+    os.environ.setdefault(MULTIPROC_ENV, tempfile.mkdtemp(prefix="scim-proxy-metrics-"))
+    server = settings.server
+    uvicorn.run(
+        "scim_proxy.http.app:create_app_from_environment",
+        factory=True,
+        host=server.host,
+        port=server.port,
+        workers=server.workers,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        timeout_keep_alive=max(1, round(server.keep_alive_seconds)),
+        timeout_graceful_shutdown=max(1, round(server.shutdown_grace_seconds)),
+    )
     return 0
 
 
@@ -153,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--host", help="address to listen on (server.host)")
     serve_cmd.add_argument("--port", type=int, help="port to listen on (server.port)")
     serve_cmd.add_argument("--upstream", help="TelemetryTV API base URL (upstream.base_url)")
+    serve_cmd.add_argument("--workers", type=int, help="worker processes (server.workers)")
     serve_cmd.set_defaults(handler=serve)
 
     demo_cmd = commands.add_parser("demo", help="run the simulator and the proxy together")

@@ -82,7 +82,11 @@ def create_app(
     app = Starlette(
         routes=[*health.routes, Mount(SCIM_PREFIX, app=scim_routes)],
         middleware=[
-            Middleware(RequestContextMiddleware, budget=settings.server.request_budget_seconds),
+            Middleware(
+                RequestContextMiddleware,
+                budget=settings.server.request_budget_seconds,
+                include_values=settings.logging.include_values,
+            ),
             Middleware(PathNormaliserMiddleware),
         ],
         exception_handlers={ScimError: scim_error_handler, HTTPException: http_error_handler},
@@ -91,3 +95,13 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.proxy = state
     return app
+
+
+def create_app_from_environment() -> Starlette:
+    """The app for a uvicorn worker: settings from ``$SCIM_PROXY_CONFIG`` and the environment."""
+    from ..ops.config import load_settings
+    from ..ops.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.logging)
+    return create_app(settings)

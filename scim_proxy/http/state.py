@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from ..ops.config import Settings
+from ..ops.context import request_stats
+from ..ops.fingerprint import token_fingerprint
 from ..telemetrytv.client import TelemetryTV, TelemetryTVSession
 from ..translation.user_locks import UserLocks
 from .auth import token_from_header
@@ -32,7 +34,11 @@ def proxy_state(request: Request) -> ProxyState:
 def upstream_session(request: Request) -> TelemetryTVSession:
     """An upstream session acting with the token ``request`` carries (401 if none)."""
     token = token_from_header(request.headers.get("authorization"))
-    return proxy_state(request).upstream.session(token)
+    state = proxy_state(request)
+    request_stats().token_fingerprint = token_fingerprint(
+        token, state.settings.logging.fingerprint_key
+    )
+    return state.upstream.session(token)
 
 
 def scim_base_url(request: Request) -> str:

@@ -51,6 +51,8 @@ class ServerSettings:
 
     host: str = "127.0.0.1"
     port: int = 8080
+    workers: int = 1
+    """Worker processes (each a full proxy); metrics are aggregated across them."""
     public_base_url: str = ""
     """The SCIM base URL clients use, e.g. ``https://scim.example.com/scim/v2``; used in
     ``meta.location`` and ``Location``. Empty: derived from each request's own URL."""
@@ -124,11 +126,26 @@ class GroupSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """``[metrics]``: the Prometheus endpoint."""
+
+    enabled: bool = True
+    """Serve ``/metrics``."""
+    token: str = ""
+    """When set, ``/metrics`` wants ``Authorization: Bearer <token>``."""
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     """``[logging]``: what the proxy logs and how."""
 
     level: str = "info"
     format: LogFormat = LogFormat.json
+    fingerprint_key: str = ""
+    """Key of the token fingerprint in logs (a keyed hash); set the same on every replica
+    so a token has one fingerprint everywhere. Empty: a built-in key."""
+    include_values: bool = False
+    """Log personal values (the filter text) for debugging; off: names and hashes only."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +157,7 @@ class Settings:
     scim: ScimSettings = field(default_factory=ScimSettings)
     users: UserSettings = field(default_factory=UserSettings)
     groups: GroupSettings = field(default_factory=GroupSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
 
     def replace(self, section: str, **values: Any) -> Settings:
@@ -276,6 +294,8 @@ def _check_url(setting: str, value: str, *, fix: str) -> None:
 def validate(settings: Settings) -> None:
     """Raise :class:`ConfigError` for the first setting that cannot work."""
     server, upstream, scim = settings.server, settings.upstream, settings.scim
+    if not 1 <= server.workers <= 64:
+        raise ConfigError(f"server.workers = {server.workers} is not valid: use 1 to 64")
     if not 0 < server.port < 65536:
         raise ConfigError(f"server.port = {server.port} is not valid: use 1 to 65535")
     if server.public_base_url:

@@ -26,6 +26,14 @@ class RequestStats:
     """The ``scimType`` of the error answered, if any."""
     deadline: float | None = None
     """``time.monotonic()`` by which the request must be answered, if it has a budget."""
+    token_fingerprint: str | None = None
+    """A keyed hash of the request's API token (never the token)."""
+    wait_before_next: float = 0.0
+    """Seconds the retry policy waited before the upstream attempt about to be made."""
+    retry_after_honoured: bool = False
+    """Whether that wait was TelemetryTV's ``Retry-After``."""
+    filter_text: str | None = None
+    """The list request's filter, logged only when values are allowed in logs."""
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (``None`` without one)."""

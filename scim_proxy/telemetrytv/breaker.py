@@ -15,6 +15,7 @@ from enum import StrEnum
 
 import structlog
 
+from ..ops.metrics import BREAKER_CODES, BREAKER_STATE
 from .errors import CircuitOpen
 
 log = structlog.get_logger("scim_proxy.breaker")
@@ -93,6 +94,7 @@ class CircuitBreaker:
 
     def _transition(self, state: BreakerState) -> None:
         previous, self._state = self._state, state
+        BREAKER_STATE.set(BREAKER_CODES[state.value])
         log.warning(
             "breaker_state",
             state=state.value,

@@ -24,12 +24,14 @@ import structlog
 
 from ..directory import DirectoryGroup, DirectoryUser, NewUser, Page, UserChanges
 from ..ops.context import request_stats
+from ..ops.metrics import UPSTREAM_CALLS, UPSTREAM_LATENCY
 from .auth import AuthScheme, authorization_header
 from .breaker import CircuitBreaker
 from .errors import (
     BadResponse,
     Conflict,
     ConnectionFailed,
+    InvalidRequest,
     NotFound,
     UpstreamError,
     UpstreamTimeout,
@@ -74,6 +76,12 @@ def _segment(object_id: str, kind: str) -> str:
     if not _SAFE_ID.fullmatch(object_id):
         raise NotFound(f"{kind} not found", status=404)
     return object_id
+
+
+def _scrubbed(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    return text
 
 
 class TooLarge(Exception):
@@ -322,6 +330,10 @@ class TelemetryTVSession:
         adapter = self._adapter
         url = adapter.base_url + path
         content = orjson.dumps(body) if body is not None else None
+        # What upstream error text must never pass on: the token, and any password sent.
+        secrets = [self._token]
+        if body is not None and isinstance(body.get("password"), str) and body["password"]:
+            secrets.append(body["password"])
         outcome = outcome or _Outcome()
         attempt_number = 0
 
@@ -355,8 +367,13 @@ class TelemetryTVSession:
                 adapter.breaker.record_success()
             if not 200 <= status < 300:
                 error = error_from_response(status, response.headers, response.content)
-                # Upstream text is passed on to admins; never let it carry the token.
-                error.message = error.message.replace(self._token, "[redacted]")
+                # Upstream text is passed on to admins; never let it carry a secret.
+                for secret in secrets:
+                    error.message = error.message.replace(secret, "[redacted]")
+                if isinstance(error, InvalidRequest):
+                    error.fields = {
+                        name: _scrubbed(text, secrets) for name, text in error.fields.items()
+                    }
                 raise error
             return response
 
@@ -405,14 +422,21 @@ class TelemetryTVSession:
                 request_sent=not provably_unsent(exc),
             ) from exc
         finally:
-            log.debug(
+            elapsed = time.perf_counter() - started
+            UPSTREAM_CALLS.labels(template, method, str(status or 0)).inc()
+            UPSTREAM_LATENCY.labels(template, method).observe(elapsed)
+            stats = request_stats()
+            log.info(
                 "upstream_call",
                 method=method,
                 path=template,
                 status=status,
                 attempt=attempt_number,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
+                wait_before_ms=round(stats.wait_before_next * 1000, 1),
+                retry_after_honoured=stats.retry_after_honoured,
             )
+            stats.wait_before_next, stats.retry_after_honoured = 0.0, False
 
 
 __all__ = [

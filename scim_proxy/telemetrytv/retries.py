@@ -27,6 +27,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from ..ops.context import request_stats
+from ..ops.metrics import UPSTREAM_RETRIES
 from .errors import (
     CircuitOpen,
     ConnectionFailed,
@@ -117,6 +118,10 @@ class RetryingAttempts:
 def _note_retry(retry_state: RetryCallState) -> None:
     outcome = retry_state.outcome
     exc = outcome.exception() if outcome is not None else None
+    stats = request_stats()
+    stats.wait_before_next = retry_state.upcoming_sleep
+    stats.retry_after_honoured = isinstance(exc, RateLimited) and exc.retry_after is not None
+    UPSTREAM_RETRIES.labels(type(exc).__name__ if exc is not None else "unknown").inc()
     log.info(
         "upstream_retry",
         attempt=retry_state.attempt_number,

@@ -23,5 +23,6 @@ class PathNormaliserMiddleware:
             if len(normalised) > 1 and normalised.endswith("/"):
                 normalised = normalised[:-1]
             if normalised != path:
-                scope = {**scope, "path": normalised}
+                # In place: the request context reads the matched route from this scope.
+                scope["path"] = normalised
         await self.app(scope, receive, send)

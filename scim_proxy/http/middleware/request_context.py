@@ -7,16 +7,20 @@ text reaches the client.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
 
 import orjson
 import structlog
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ...ops.context import start_request_stats
+from ...ops.metrics import IN_FLIGHT, QUIRKS, SCIM_LATENCY, SCIM_REQUESTS
 from ..errors import internal_error
+from ..idp import recognise_idp
 
 log = structlog.get_logger("scim_proxy.request")
 
@@ -45,9 +49,12 @@ def _request_id(scope: Scope) -> str:
 class RequestContextMiddleware:
     """Assigns the request id, opens the request's bookkeeping, logs its outcome."""
 
-    def __init__(self, app: ASGIApp, *, budget: float | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, budget: float | None = None, include_values: bool = False
+    ) -> None:
         self.app = app
         self.budget = budget
+        self.include_values = include_values
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection scope."""
@@ -71,6 +78,7 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), id_header]
             await send(message)
 
+        IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
@@ -92,21 +100,48 @@ class RequestContextMiddleware:
                 )
                 await send({"type": "http.response.body", "body": body})
         finally:
-            level = "info" if status < 400 else "warning" if status < 500 else "error"
+            IN_FLIGHT.dec()
+            elapsed = time.perf_counter() - started
+            resource, operation = stats.resource or "none", stats.operation or "none"
+            SCIM_REQUESTS.labels(resource, operation, str(status)).inc()
+            SCIM_LATENCY.labels(resource, operation).observe(elapsed)
+            for quirk in stats.quirks:
+                QUIRKS.labels(quirk).inc()
+            level = (
+                logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+            )
+            extra = {"filter": stats.filter_text} if self.include_values else {}
             log.log(
-                _LEVELS[level],
+                level,
                 "request",
                 method=scope["method"],
-                path=scope["path"][:200],
+                route=_route_template(scope),
                 resource=stats.resource,
                 operation=stats.operation,
                 status=status,
                 scim_type=stats.scim_type,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
                 upstream_calls=stats.upstream_calls,
                 upstream_retries=stats.upstream_retries,
+                token_fingerprint=stats.token_fingerprint,
+                idp=_idp(scope),
                 quirks=stats.quirks,
+                **extra,
             )
 
 
-_LEVELS = {"info": 20, "warning": 30, "error": 40}
+def _route_template(scope: Scope) -> str | None:
+    """The matched route's path template (``/scim/v2/Users/{user_id}``), not the path."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(route, Mount) or not isinstance(path, str):
+        return None  # no route matched
+    root: str = scope.get("root_path", "")
+    return f"{root}{path}"
+
+
+def _idp(scope: Scope) -> str:
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    agent = next((v for k, v in headers if k == b"user-agent"), b"").decode("latin-1")
+    query: bytes = scope.get("query_string", b"")
+    return recognise_idp(agent, query)

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...ops.context import note_operation
+from ...ops.context import note_operation, request_stats
 from ...scim.messages import list_response
 from ...scim.models import GROUP_READ_ONLY, Group
 from ...scim.params import list_query, response_parameters
@@ -41,6 +41,7 @@ async def list_groups(request: Request) -> Response:
     query = list_query(
         request.query_params, default_count=settings.default_count, max_count=settings.max_count
     )
+    request_stats().filter_text = query.filter
     params = response_parameters(Group, request.query_params)
     found, total = await groups.search(query, with_members=wants_members(params))
     resources = [dump_resource(g, params, context=Context.SEARCH_RESPONSE) for g in found]

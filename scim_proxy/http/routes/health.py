@@ -1,12 +1,26 @@
-"""``/healthz``: liveness, outside ``/scim/v2`` and unauthenticated."""
+"""``/healthz``, ``/readyz`` and ``/metrics``: outside ``/scim/v2``, no TelemetryTV token."""
 
 from __future__ import annotations
+
+import asyncio
+import hmac
+import ssl
+import time
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ...ops.metrics import render
+from ...scim.errors import ScimError
 from ..responses import scim_response
+from ..state import proxy_state
+
+READY_CACHE_SECONDS = 5.0
+"""How long a reachability result is reused: probes come every few seconds."""
+
+_cache: dict[str, tuple[float, bool, str]] = {}
 
 
 async def healthz(request: Request) -> Response:
@@ -14,4 +28,68 @@ async def healthz(request: Request) -> Response:
     return scim_response({"status": "ok"})
 
 
-routes = [Route("/healthz", healthz, methods=["GET"])]
+async def _reachable(base_url: str, verify: bool) -> tuple[bool, str]:
+    """Whether TelemetryTV's host resolves and accepts a connection (and a TLS handshake)."""
+    cached = _cache.get(base_url)
+    if cached and time.monotonic() - cached[0] < READY_CACHE_SECONDS:
+        return cached[1], cached[2]
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    tls = parts.scheme == "https"
+    port = parts.port or (443 if tls else 80)
+    context: ssl.SSLContext | None = None
+    if tls:
+        context = ssl.create_default_context()
+        if not verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+    try:
+        async with asyncio.timeout(3):
+            _, writer = await asyncio.open_connection(host, port, ssl=context)
+            writer.close()
+            await writer.wait_closed()
+        result = (True, "reachable" + (" (TLS handshake done)" if tls else ""))
+    except (OSError, TimeoutError, ssl.SSLError) as exc:
+        result = (False, f"cannot reach {host}:{port} ({type(exc).__name__})")
+    _cache[base_url] = (time.monotonic(), *result)
+    return result
+
+
+async def readyz(request: Request) -> Response:
+    """Ready: configuration loaded, TelemetryTV reachable, and the breaker's state."""
+    state = proxy_state(request)
+    upstream = state.settings.upstream
+    ok, detail = await _reachable(upstream.base_url, not upstream.insecure_skip_tls_verify)
+    body = {
+        "status": "ready" if ok else "not ready",
+        "checks": {
+            "configuration": "valid",
+            "telemetrytv": detail,
+            "breaker": state.upstream.breaker.state.value,
+        },
+    }
+    return scim_response(body, 200 if ok else 503)
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics (all workers), behind a scrape token when one is configured."""
+    settings = proxy_state(request).settings.metrics
+    if not settings.enabled:
+        raise ScimError(404, "Metrics are disabled (metrics.enabled = false)")
+    if settings.token:
+        sent = request.headers.get("authorization", "")
+        if not hmac.compare_digest(sent.encode(), f"Bearer {settings.token}".encode()):
+            raise ScimError(
+                401,
+                "/metrics wants the scrape token: Authorization: Bearer <metrics.token>",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+    content, media_type = render()
+    return Response(content, media_type=media_type)
+
+
+routes = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+]

@@ -1,0 +1,14 @@
+"""Token fingerprints: which token a request used, without the token."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+_DEFAULT_KEY = b"scim-proxy token fingerprint v1"
+
+
+def token_fingerprint(token: str, key: str = "") -> str:
+    """A short keyed hash of ``token``: stable for a key, not reversible, 16 hex digits."""
+    secret = key.encode() if key else _DEFAULT_KEY
+    return hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()[:16]
