@@ -1,4 +1,4 @@
-"""The ``scim-proxy`` command: ``serve``, ``demo`` and ``simulator``."""
+"""The ``scim-proxy`` command: ``serve``, ``demo``, ``check`` and ``simulator``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from .ops.config import (
 from .ops.logging import configure_logging
 from .ops.metrics import MULTIPROC_ENV
 from .simulator.faults import FAULT_KINDS
+from .telemetrytv.probe import Finding
 
 DEMO_TOKEN = "demo-token"  # noqa: S105 - the demo simulator's public token
 
@@ -138,6 +139,8 @@ def simulator(args: argparse.Namespace) -> int:
             fault_seed=args.fault_seed,
             slow_ms=args.slow_ms,
             commit_delay_ms=args.commit_delay_ms,
+            auth_schemes=tuple(a.strip() for a in args.auth_schemes.split(",") if a.strip()),
+            paging_header=not args.no_paging_header,
         )
     except ValueError as exc:
         print(f"scim-proxy simulator: {exc}", file=sys.stderr)
@@ -191,6 +194,47 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def check(args: argparse.Namespace) -> int:
+    """Probe a TelemetryTV account against the contract; non-zero if the proxy cannot work."""
+    from .telemetrytv.probe import run_probe
+    from .telemetrytv.transport import build_http_client
+
+    settings = load_settings(args.config)
+    if args.upstream:
+        settings = settings.replace("upstream", base_url=args.upstream)
+    upstream = settings.upstream
+    token = args.token or os.environ.get("SCIM_PROXY_CHECK_TOKEN", "")
+    if not token:
+        print(
+            "scim-proxy check: give the API token with --token (or SCIM_PROXY_CHECK_TOKEN)",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def probe() -> list[Finding]:
+        async with build_http_client(
+            transport=upstream.transport,
+            connect_timeout=upstream.connect_timeout,
+            read_timeout=upstream.read_timeout,
+            verify_tls=not upstream.insecure_skip_tls_verify,
+        ) as http:
+            return await run_probe(http, upstream.base_url, token, upstream.auth_scheme)
+
+    findings = asyncio.run(probe())
+    print(f"Checking {upstream.base_url} (auth scheme {upstream.auth_scheme.value})")
+    for finding in findings:
+        mark = "PASS" if finding.passed else ("FAIL" if finding.critical else "WARN")
+        line = f"{mark}  {finding.item}: {finding.detail}"
+        print(line if finding.passed else f"{line}\n      -> {finding.fix}")
+    unusable = [f for f in findings if f.critical and not f.passed]
+    print(
+        "The proxy can work with this account."
+        if not unusable
+        else f"The proxy cannot work with this account: {len(unusable)} critical item(s) failed."
+    )
+    return 1 if unusable else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser."""
     parser = argparse.ArgumentParser(
@@ -215,6 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd.add_argument("--users", type=int, default=5, help="users to seed (5)")
     demo_cmd.set_defaults(handler=demo)
 
+    check_cmd = commands.add_parser(
+        "check", help="probe a TelemetryTV account against the contract (reads only)"
+    )
+    check_cmd.add_argument("--token", help="the account's API token ($SCIM_PROXY_CHECK_TOKEN)")
+    check_cmd.add_argument("--upstream", help="TelemetryTV API base URL (upstream.base_url)")
+    check_cmd.add_argument("--config", help="TOML configuration file (default $SCIM_PROXY_CONFIG)")
+    check_cmd.set_defaults(handler=check)
+
     sim_cmd = commands.add_parser("simulator", help="run the TelemetryTV simulator alone")
     sim_cmd.add_argument("--host", default="127.0.0.1", help="address (127.0.0.1)")
     sim_cmd.add_argument("--port", type=int, default=8081, help="port (8081)")
@@ -234,6 +286,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="fault kinds to draw from, comma-separated (all: " + ",".join(FAULT_KINDS) + ")",
     )
     sim_cmd.add_argument("--fault-seed", type=int, default=None, help="seed of the fault draws")
+    sim_cmd.add_argument(
+        "--auth-schemes",
+        default="token,basic",
+        help="Authorization schemes accepted: token, basic, bearer (token,basic)",
+    )
+    sim_cmd.add_argument(
+        "--no-paging-header",
+        action="store_true",
+        help="leave out the Total-Records-Count header (a deviation, for `check`)",
+    )
     sim_cmd.add_argument(
         "--slow-ms", type=float, default=1500.0, help="delay of a 'slow' reply (1500)"
     )

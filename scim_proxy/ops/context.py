@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 class RequestStats:
     """What one inbound request cost upstream, and what it needed."""
 
+    request_id: str | None = None
     upstream_calls: int = 0
     upstream_retries: int = 0
     quirks: list[str] = field(default_factory=list)

@@ -50,6 +50,8 @@ def parse_filter(
         raise invalid_filter(f"The filter is not valid: {exc.detail}") from exc
     except (ValueError, TypeError, RecursionError) as exc:
         raise invalid_filter("The filter is not valid SCIM filter syntax") from exc
+    if not _encodable(parsed.ast):
+        raise invalid_filter("The filter holds characters that are not valid Unicode text")
     schema = str(getattr(model, "__schema__", ""))
     for path in _attribute_paths(parsed.ast, prefix=""):
         name = _normalise(path, schema)
@@ -59,6 +61,24 @@ def parse_filter(
                 + ", ".join(sorted(allowed.values()))
             )
     return parsed
+
+
+def _encodable(node: FilterNode) -> bool:
+    """Whether every string the filter compares with is valid Unicode (no lone surrogates)."""
+    if isinstance(node, Comparison):
+        if isinstance(node.value, str):
+            try:
+                node.value.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        return True
+    if isinstance(node, ValuePath):
+        return _encodable(node.val_filter)
+    if isinstance(node, Not):
+        return _encodable(node.expr)
+    if isinstance(node, LogicalExpr):
+        return all(_encodable(term) for term in node.terms)
+    return True
 
 
 def equality_lookups(ast: FilterNode, keys: Mapping[str, str], schema: str) -> list[Lookup] | None:

@@ -57,10 +57,10 @@ class CircuitBreaker:
     def _remaining(self) -> float:
         return self._opened_at + self.cooldown - self._clock()
 
-    def before_call(self) -> None:
-        """Raise :class:`CircuitOpen` unless a call may go through now."""
+    def before_call(self) -> bool:
+        """Raise :class:`CircuitOpen` unless a call may go through now; True for the probe."""
         if self._state is BreakerState.closed:
-            return
+            return False
         if self._state is BreakerState.open:
             remaining = self._remaining()
             if remaining > 0:
@@ -70,6 +70,7 @@ class CircuitBreaker:
             # One probe at a time while half-open; the others wait out a short while.
             raise CircuitOpen(min(1.0, self.cooldown))
         self._probing = True
+        return True
 
     def record_success(self) -> None:
         """A call got a usable answer."""
@@ -79,7 +80,7 @@ class CircuitBreaker:
             self._transition(BreakerState.closed)
 
     def abandon(self) -> None:
-        """A call ended with neither answer nor failure (cancelled): free the probe slot."""
+        """The probe ended with neither answer nor failure (cancelled): free its slot."""
         self._probing = False
 
     def record_failure(self) -> None:

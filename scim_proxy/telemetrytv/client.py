@@ -344,7 +344,7 @@ class TelemetryTVSession:
             remaining = stats.remaining()
             if remaining is not None and remaining <= 0:
                 raise UpstreamTimeout("the request's time budget is used up", request_sent=False)
-            adapter.breaker.before_call()
+            probing = adapter.breaker.before_call()
             stats.upstream_calls += 1
             if attempt_number > 1:
                 stats.upstream_retries += 1
@@ -357,7 +357,8 @@ class TelemetryTVSession:
                 outcome.maybe_applied |= exc.request_sent
                 raise
             except BaseException:
-                adapter.breaker.abandon()
+                if probing:
+                    adapter.breaker.abandon()
                 raise
             status = response.status_code
             if status >= 500:
@@ -428,6 +429,7 @@ class TelemetryTVSession:
             stats = request_stats()
             log.info(
                 "upstream_call",
+                request_id=stats.request_id,
                 method=method,
                 path=template,
                 status=status,

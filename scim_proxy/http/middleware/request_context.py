@@ -66,6 +66,7 @@ class RequestContextMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         stats = start_request_stats(self.budget)
+        stats.request_id = request_id
         status = 500
         response_started = False
         id_header = (b"x-request-id", request_id.encode("latin-1"))
@@ -114,6 +115,7 @@ class RequestContextMiddleware:
             log.log(
                 level,
                 "request",
+                request_id=request_id,
                 method=scope["method"],
                 route=_route_template(scope),
                 resource=stats.resource,

@@ -1,0 +1,154 @@
+"""One outcome event per request with every documented field; metrics; probes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from structlog.testing import capture_logs
+
+from tests.conftest import TOKEN, fixture
+
+pytestmark = pytest.mark.anyio
+
+OUTCOME_FIELDS = {
+    "request_id",
+    "method",
+    "route",
+    "resource",
+    "operation",
+    "status",
+    "scim_type",
+    "duration_ms",
+    "upstream_calls",
+    "upstream_retries",
+    "token_fingerprint",
+    "idp",
+    "quirks",
+}
+UPSTREAM_FIELDS = {
+    "request_id",
+    "method",
+    "path",
+    "status",
+    "attempt",
+    "duration_ms",
+    "wait_before_ms",
+    "retry_after_honoured",
+}
+
+
+async def test_every_request_emits_one_outcome_event_with_every_field(
+    client: httpx.AsyncClient,
+) -> None:
+    requests: list[Callable[[], object]] = [
+        lambda: client.get("/Users?count=2"),
+        lambda: client.post("/Users", json=fixture("okta/create-user")),
+        lambda: client.post("/Users", json=fixture("okta/create-user")),  # 409
+        lambda: client.get("/Users/010101001010101011001010101011"),  # 404
+        lambda: client.get("/Users", headers={"Authorization": "non-token"}),  # 401
+        lambda: client.get("/Nope"),
+        lambda: client.get("http://proxy.test/healthz"),
+    ]
+    for make in requests:
+        with capture_logs() as logs:
+            response = await make()  # type: ignore[misc]
+        outcomes = [e for e in logs if e["event"] == "request"]
+        assert len(outcomes) == 1
+        outcome = outcomes[0]
+        assert set(outcome) >= OUTCOME_FIELDS, OUTCOME_FIELDS - set(outcome)
+        assert outcome["status"] == response.status_code
+        assert response.headers["x-request-id"] == outcome["request_id"]
+        for event in (e for e in logs if e["event"] == "upstream_call"):
+            assert set(event) >= UPSTREAM_FIELDS
+            assert event["request_id"] == outcome["request_id"]
+        level = {2: "info", 4: "warning", 5: "error"}[response.status_code // 100]
+        assert outcome["log_level"] == level
+
+
+async def test_a_sent_request_id_is_echoed_and_logged(client: httpx.AsyncClient) -> None:
+    with capture_logs() as logs:
+        response = await client.get("/Users?count=1", headers={"X-Request-ID": "okta-req-42"})
+    assert response.headers["x-request-id"] == "okta-req-42"
+    assert {e["request_id"] for e in logs if "request_id" in e} == {"okta-req-42"}
+    with capture_logs() as logs:
+        traced = await client.get(
+            "/Users?count=1",
+            headers={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+        )
+    assert traced.headers["x-request-id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+async def test_the_outcome_names_the_route_idp_and_token_but_not_the_token(
+    client: httpx.AsyncClient,
+) -> None:
+    user_id = (await client.get("/Users?count=1")).json()["Resources"][0]["id"]
+    with capture_logs() as logs:
+        await client.get(f"/Users/{user_id}")
+    outcome = next(e for e in logs if e["event"] == "request")
+    assert outcome["route"] == "/scim/v2/Users/{user_id}"
+    assert outcome["idp"] == "okta"
+    assert len(outcome["token_fingerprint"]) == 16
+    assert TOKEN not in str(logs)
+    with capture_logs() as again:
+        await client.get(f"/Users/{user_id}")
+    assert (
+        next(e for e in again if e["event"] == "request")["token_fingerprint"]
+        == (outcome["token_fingerprint"])
+    )
+
+
+async def test_default_logs_carry_no_email_name_or_password(client: httpx.AsyncClient) -> None:
+    with capture_logs() as logs:
+        created = await client.post("/Users", json=fixture("okta/create-user"))
+        user_id = created.json()["id"]
+        await client.get('/Users?filter=userName eq "ana.lima@example.com"')
+        await client.put(f"/Users/{user_id}", json=fixture("okta/put-sync-password", id=user_id))
+        await client.put(
+            f"/Users/{user_id}", json=fixture("okta/put-change-username-only", id=user_id)
+        )
+    text = str(logs)
+    for personal in (
+        "ana.lima@example.com",
+        "alima@example.com",
+        "Lima",
+        "tmpX9q2k!Okta",
+        "n3w-Secret!pw",
+    ):
+        assert personal not in text, personal
+
+
+async def test_metrics_parse_and_move_with_traffic(client: httpx.AsyncClient) -> None:
+    def requests_total(text: str) -> float:
+        for family in text_string_to_metric_families(text):
+            if family.name == "scim_proxy_requests":
+                return sum(
+                    s.value
+                    for s in family.samples
+                    if s.name.endswith("_total") and s.labels.get("resource") == "User"
+                )
+        return 0.0
+
+    before = requests_total((await client.get("http://proxy.test/metrics")).text)
+    for _ in range(3):
+        await client.get("/Users?count=1")
+    after = (await client.get("http://proxy.test/metrics")).text
+    assert requests_total(after) == before + 3
+    names = {f.name for f in text_string_to_metric_families(after)}
+    for expected in (
+        "scim_proxy_request_duration_seconds",
+        "scim_proxy_upstream_calls",
+        "scim_proxy_upstream_call_duration_seconds",
+        "scim_proxy_requests_in_flight",
+    ):
+        assert expected in names
+
+
+async def test_readyz_fails_when_telemetrytv_cannot_be_reached(client: httpx.AsyncClient) -> None:
+    # The test upstream's host does not resolve: not ready, with the reason.
+    response = await client.get("http://proxy.test/readyz")
+    assert response.status_code == 503
+    assert "cannot reach" in response.json()["checks"]["telemetrytv"]
+    assert (await client.get("http://proxy.test/healthz")).status_code == 200
