@@ -1,0 +1,85 @@
+"""The Kubernetes manifests and the Grafana dashboard, checked from their files.
+
+No cluster (nor kubeconform) runs on the CI machines, so the manifests are loaded and
+checked for what the operations docs promise: probes, security context, resources,
+replicas, disruption budget and autoscaler.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scim_proxy.ops import metrics
+
+DEPLOY = Path(__file__).parents[1] / "deploy"
+
+
+def _manifests() -> dict[str, dict[str, Any]]:
+    documents: dict[str, dict[str, Any]] = {}
+    for path in sorted((DEPLOY / "kubernetes").glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            assert {"apiVersion", "kind"} <= set(document), path
+            documents[document["kind"]] = document
+    return documents
+
+
+def test_the_deployment_is_probed_non_root_read_only_and_sized() -> None:
+    deployment = _manifests()["Deployment"]
+    spec = deployment["spec"]
+    assert spec["replicas"] >= 2
+    pod = spec["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    [container] = pod["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    requests = container["resources"]["requests"]
+    assert re.fullmatch(r"\d+m", requests["cpu"])
+    assert re.fullmatch(r"\d+Mi", requests["memory"])
+    assert "memory" in container["resources"]["limits"]
+    grace = int(
+        next(
+            e["value"]
+            for e in container["env"]
+            if e["name"] == "SCIM_PROXY_SERVER_SHUTDOWN_GRACE_SECONDS"
+        )
+    )
+    assert pod["terminationGracePeriodSeconds"] > grace
+    assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"])
+
+
+def test_service_autoscaler_and_disruption_budget_point_at_the_deployment() -> None:
+    manifests = _manifests()
+    labels = manifests["Deployment"]["spec"]["selector"]["matchLabels"]
+    assert manifests["Service"]["spec"]["selector"] == labels
+    assert manifests["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"] == labels
+    assert manifests["PodDisruptionBudget"]["spec"]["minAvailable"] >= 1
+    hpa = manifests["HorizontalPodAutoscaler"]["spec"]
+    assert hpa["scaleTargetRef"]["name"] == manifests["Deployment"]["metadata"]["name"]
+    assert hpa["minReplicas"] >= 2
+
+
+def test_the_dashboard_only_charts_metrics_the_proxy_exports() -> None:
+    dashboard = json.loads((DEPLOY / "grafana" / "scim-proxy-dashboard.json").read_text())
+    exported = {
+        name
+        for value in vars(metrics).values()
+        if hasattr(value, "_name")
+        for name in (value._name, f"{value._name}_total", f"{value._name}_bucket")
+    }
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"scim_proxy_[a-z_]+", target["expr"])
+    }
+    assert queried
+    assert queried <= exported, queried - exported
