@@ -53,7 +53,7 @@ def test_the_deployment_is_probed_non_root_read_only_and_sized() -> None:
         )
     )
     assert pod["terminationGracePeriodSeconds"] > grace
-    assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"])
+    assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"])  # noqa: S108
 
 
 def test_service_autoscaler_and_disruption_budget_point_at_the_deployment() -> None:
