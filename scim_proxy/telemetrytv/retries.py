@@ -11,6 +11,8 @@ telling it when to come back.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -41,6 +43,7 @@ T = TypeVar("T")
 log = structlog.get_logger("scim_proxy.upstream")
 
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
+_jitter = random.Random()  # noqa: S311 - backoff jitter, not a secret
 DEADLINE_MARGIN = 0.25
 """Seconds kept free before the deadline for the attempt itself and the answer."""
 
@@ -96,6 +99,7 @@ class RetryingAttempts:
         self, *, attempts: int = 4, initial_backoff: float = 0.2, max_backoff: float = 5.0
     ) -> None:
         self.attempts = attempts
+        self.initial_backoff = initial_backoff
         self.wait = wait_retry_after(
             wait_exponential_jitter(
                 multiplier=initial_backoff, max=max_backoff, jitter=initial_backoff
@@ -103,9 +107,26 @@ class RetryingAttempts:
         )
 
     async def run(self, attempt: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
-        """Run ``attempt``, retrying what may be retried, within the request's deadline."""
+        """Run ``attempt``, retrying what may be retried, within the request's deadline.
+
+        The first attempt runs on its own: nearly every call succeeds at once, and
+        setting up a tenacity loop costs more than the rest of a proxied read. Only a
+        failure worth retrying hands the remaining attempts to tenacity.
+        """
+        try:
+            return await attempt()
+        except Exception as exc:
+            if self.attempts < 2 or not may_repeat(exc, idempotent=idempotent):
+                raise
+            first_failure = exc
+        wait = self._first_wait(first_failure)
+        deadline = request_stats().deadline
+        if deadline is not None and time.monotonic() + wait + DEADLINE_MARGIN >= deadline:
+            raise first_failure
+        _record_retry(first_failure, attempt_number=1, wait=wait)
+        await asyncio.sleep(wait)
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.attempts) | stop_before_deadline(),
+            stop=stop_after_attempt(self.attempts - 1) | stop_before_deadline(),
             wait=self.wait,
             retry=retry_if_exception(lambda exc: may_repeat(exc, idempotent=idempotent)),
             before_sleep=_note_retry,
@@ -114,19 +135,33 @@ class RetryingAttempts:
         result: T = await retrying(attempt)
         return result
 
+    def _first_wait(self, exc: BaseException) -> float:
+        """The wait before the second attempt: ``Retry-After``, else the first backoff."""
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return exc.retry_after
+        return self.initial_backoff * (1 + _jitter.random())
+
 
 def _note_retry(retry_state: RetryCallState) -> None:
     outcome = retry_state.outcome
     exc = outcome.exception() if outcome is not None else None
+    # tenacity's count starts after the first attempt, which ran on its own.
+    _record_retry(
+        exc, attempt_number=retry_state.attempt_number + 1, wait=retry_state.upcoming_sleep
+    )
+
+
+def _record_retry(exc: BaseException | None, *, attempt_number: int, wait: float) -> None:
     stats = request_stats()
-    stats.wait_before_next = retry_state.upcoming_sleep
-    stats.retry_after_honoured = isinstance(exc, RateLimited) and exc.retry_after is not None
+    honoured = isinstance(exc, RateLimited) and exc.retry_after is not None
+    stats.wait_before_next = wait
+    stats.retry_after_honoured = honoured
     UPSTREAM_RETRIES.labels(type(exc).__name__ if exc is not None else "unknown").inc()
     log.info(
         "upstream_retry",
-        attempt=retry_state.attempt_number,
+        attempt=attempt_number,
         reason=type(exc).__name__ if exc is not None else None,
         status=getattr(exc, "status", None),
-        wait_seconds=round(retry_state.upcoming_sleep, 3),
-        retry_after_honoured=isinstance(exc, RateLimited) and exc.retry_after is not None,
+        wait_seconds=round(wait, 3),
+        retry_after_honoured=honoured,
     )

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from scim2_models import Meta
 
 from ..directory import DirectoryGroup, DirectoryUser
-from ..scim.models import Group, Member
+from ..scim.models import GROUP_SCHEMA, Group, Member
 
 
 def member_entry(user: DirectoryUser, base_url: str) -> Member:
@@ -32,11 +32,12 @@ def group_resource(
     group: DirectoryGroup, members: Sequence[DirectoryUser] | None, base_url: str
 ) -> Group:
     """The SCIM Group; ``members`` is ``None`` when they were not fetched."""
-    return Group(
+    return Group.model_construct(
+        schemas=[GROUP_SCHEMA],
         id=group.id,
         display_name=group.name,
         members=[member_entry(u, base_url) for u in members] if members else None,
-        meta=Meta(
+        meta=Meta.model_construct(
             resource_type="Group",
             created=group.created,
             last_modified=group.last_modified,

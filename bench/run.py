@@ -1,0 +1,518 @@
+"""Run every benchmark on this machine and rewrite the tables in docs/performance.md.
+
+    python -m bench.run            # needs wrk (Debian/Ubuntu: apt-get install wrk)
+
+Everything runs on 127.0.0.1 as separate processes: the TelemetryTV simulator, the proxy
+(``scim-proxy serve`` as docs/operations.md runs it), the minimal forwarder
+(bench/forwarder.py, the floor) and wrk as the load. Each comparison is measured in the
+same run, side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).parents[1]
+DOC = ROOT / "docs" / "performance.md"
+TOKEN = "bench-token"
+AUTH = f"Authorization: Bearer {TOKEN}"
+TV_AUTH = {"Authorization": f"Token {TOKEN}"}
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def process(args: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[int]:
+    """Run ``args`` until the block ends; yields its pid once ``ready_url`` answers."""
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(ready_url, headers=TV_AUTH, timeout=2)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"{args} did not start") from None
+                time.sleep(0.1)
+        yield proc.pid
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def simulator(port: int, users: int) -> Any:
+    """The simulator with ``users`` seeded users."""
+    return process(
+        [
+            sys.executable,
+            "-m",
+            "scim_proxy",
+            "simulator",
+            "--port",
+            str(port),
+            "--token",
+            TOKEN,
+            "--users",
+            str(users),
+        ],
+        f"http://127.0.0.1:{port}/users?per_page=1",
+    )
+
+
+def proxy(port: int, upstream: str, workers: int) -> Any:
+    """``scim-proxy serve`` with default settings, as operators run it."""
+    return process(
+        [
+            sys.executable,
+            "-m",
+            "scim_proxy",
+            "serve",
+            "--port",
+            str(port),
+            "--upstream",
+            upstream,
+            "--workers",
+            str(workers),
+        ],
+        f"http://127.0.0.1:{port}/healthz",
+    )
+
+
+def forwarder(port: int, upstream: str, workers: int) -> Any:
+    """The minimal forwarder."""
+    return process(
+        [
+            sys.executable,
+            "-m",
+            "bench.forwarder",
+            "--port",
+            str(port),
+            "--upstream",
+            upstream,
+            "--workers",
+            str(workers),
+        ],
+        f"http://127.0.0.1:{port}/scim/v2/Users?count=1",
+    )
+
+
+def children_rss_peak(pid: int) -> int:
+    """The largest peak RSS (VmHWM, kB) of ``pid`` and its direct children."""
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                pids.append(int(entry.name))
+    peak = 0
+    for each in pids:
+        try:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak
+
+
+def upstream_calls(proxy_port: int) -> float:
+    """Upstream attempts the proxy has made, from its /metrics."""
+    text = httpx.get(f"http://127.0.0.1:{proxy_port}/metrics").text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("scim_proxy_upstream_calls_total{")
+    )
+
+
+@dataclass
+class Load:
+    """What wrk measured."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(
+    url: str, *, connections: int, seconds: int, script: str | None = None, header: str = AUTH
+) -> Load:
+    """Run wrk against ``url`` and read requests/s and latency percentiles."""
+    threads = 1 if connections == 1 else 2
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", header]
+    if script:
+        args += ["-s", script]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def percentile(p: str) -> float:
+        value, unit = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * _UNITS[unit]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors and int(errors.group(1)) > 0:
+        raise RuntimeError(f"wrk saw {errors.group(1)} errors against {url}")
+    return Load(rps, percentile("50"), percentile("99"))
+
+
+LUA_POST = """
+local n = 0
+local threads = 0
+prefix = tostring(os.time())
+wrk.headers["Content-Type"] = "application/json"
+setup = function(thread)
+  threads = threads + 1
+  thread:set("prefix", tostring(os.time()) .. "t" .. threads)
+end
+request = function()
+  n = n + 1
+  return wrk.format("POST", nil, nil, string.format(BODY, prefix, n))
+end
+"""
+
+
+def lua(body_format: str, directory: Path, name: str) -> str:
+    """A wrk script sending POSTs whose bodies hold a unique email."""
+    path = directory / f"{name}.lua"
+    quoted = body_format.replace("\\", "\\\\").replace('"', '\\"')
+    path.write_text(f'local BODY = "{quoted}"\n' + LUA_POST)
+    return str(path)
+
+
+def lua_patch(first: str, second: str, directory: Path, name: str) -> str:
+    """A wrk script sending PATCHes that alternate between two bodies (so each one writes)."""
+    path = directory / f"{name}.lua"
+    path.write_text(
+        f"local bodies = {{[[{first}]], [[{second}]]}}\nlocal n = 0\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        "request = function()\n  n = n + 1\n"
+        '  return wrk.format("PATCH", nil, nil, bodies[n % 2 + 1])\nend\n'
+    )
+    return str(path)
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def throughput(sim: int, prx: int, fwd: int, seconds: int, tmp: Path) -> tuple[str, dict[str, Any]]:
+    """The side-by-side table: proxy, forwarder, direct; c=1 and c=32."""
+    users = httpx.get(f"http://127.0.0.1:{sim}/users?per_page=2", headers=TV_AUTH).json()
+    user_id, email = users[1]["id"], users[1]["email"]
+    group = httpx.post(
+        f"http://127.0.0.1:{sim}/user-groups", headers=TV_AUTH, json={"name": "Bench 1000"}
+    ).json()["id"]
+    page = httpx.get(f"http://127.0.0.1:{sim}/users?per_page=1000", headers=TV_AUTH).json()
+    with httpx.Client(headers=TV_AUTH) as http:
+        for u in page[:1000]:
+            http.patch(f"http://127.0.0.1:{sim}/users/{u['id']}", json={"user_group_ids": [group]})
+    scenarios = [
+        ("GET user by id", f"/scim/v2/Users/{user_id}", f"/users/{user_id}", None, None),
+        (
+            "userName eq filter",
+            f"/scim/v2/Users?filter=userName%20eq%20%22{email}%22",
+            f"/users?email={email}",
+            None,
+            None,
+        ),
+        (
+            "page of 100 users",
+            "/scim/v2/Users?startIndex=101&count=100",
+            "/users?page=2&per_page=100",
+            None,
+            None,
+        ),
+        (
+            "POST user",
+            "/scim/v2/Users",
+            "/users",
+            lua(
+                '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"p%s-%d@example.com",'
+                '"name":{"givenName":"Bench","familyName":"User"},"password":"Bench-pw-1!"}',
+                tmp,
+                "scim_post",
+            ),
+            lua(
+                '{"email":"d%s-%d@example.com","first_name":"Bench","last_name":"User",'
+                '"password":"Bench-pw-1!"}',
+                tmp,
+                "tv_post",
+            ),
+        ),
+        (
+            "PATCH deactivate",
+            f"/scim/v2/Users/{user_id}",
+            f"/users/{user_id}",
+            lua_patch(
+                '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],'
+                '"Operations":[{"op":"replace","value":{"active":false}}]}',
+                '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],'
+                '"Operations":[{"op":"replace","value":{"active":true}}]}',
+                tmp,
+                "scim_patch",
+            ),
+            lua_patch('{"disabled":true}', '{"disabled":false}', tmp, "tv_patch"),
+        ),
+        (
+            "GET group, 1,000 members",
+            f"/scim/v2/Groups/{group}",
+            f"/users?user_group_id={group}&per_page=1000",
+            None,
+            None,
+        ),
+    ]
+    rows = []
+    raw: dict[str, Any] = {}
+    for name, scim_path, tv_path, scim_script, tv_script in scenarios:
+        for connections in (1, 32):
+            p = wrk(
+                f"http://127.0.0.1:{prx}{scim_path}",
+                connections=connections,
+                seconds=seconds,
+                script=scim_script,
+            )
+            f = wrk(
+                f"http://127.0.0.1:{fwd}{scim_path}",
+                connections=connections,
+                seconds=seconds,
+                script=scim_script,
+            )
+            d = wrk(
+                f"http://127.0.0.1:{sim}{tv_path}",
+                connections=connections,
+                seconds=seconds,
+                script=tv_script,
+                header=f"Authorization: Token {TOKEN}",
+            )
+            raw[f"{name} c{connections}"] = (p, f, d)
+            rows.append(
+                [
+                    name,
+                    str(connections),
+                    f"{p.rps:,.0f}",
+                    f"{f.rps:,.0f}",
+                    f"{d.rps:,.0f}",
+                    f"{p.rps / f.rps:.0%}",
+                    f"{p.p50_ms:.2f} / {p.p99_ms:.2f}",
+                    f"{f.p50_ms:.2f} / {f.p99_ms:.2f}",
+                    f"{d.p50_ms:.2f} / {d.p99_ms:.2f}",
+                    f"{p.p50_ms - f.p50_ms:+.2f}",
+                ]
+            )
+    headers = [
+        "operation",
+        "conc.",
+        "proxy req/s",
+        "forwarder req/s",
+        "direct req/s",
+        "proxy / forwarder",
+        "proxy p50 / p99 ms",
+        "forwarder p50 / p99 ms",
+        "direct p50 / p99 ms",
+        "p50 over forwarder (ms)",
+    ]
+    return table(headers, rows), raw
+
+
+def imports(workers: int) -> str:
+    """A full Okta-style import (count=100) at N users: wall time, upstream calls, peak RSS."""
+    rows = []
+    for n in (1_000, 10_000, 50_000):
+        sim, prx = free_port(), free_port()
+        with simulator(sim, n - 1), proxy(prx, f"http://127.0.0.1:{sim}", workers) as pid:
+            before = upstream_calls(prx)
+            started = time.perf_counter()
+            pages = 0
+            with httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as http:
+                start = 1
+                while True:
+                    body = http.get(
+                        f"http://127.0.0.1:{prx}/scim/v2/Users",
+                        params={"startIndex": start, "count": 100},
+                    ).json()
+                    pages += 1
+                    start += 100
+                    if start > body["totalResults"]:
+                        break
+            wall = time.perf_counter() - started
+            calls = upstream_calls(prx) - before
+            rss = children_rss_peak(pid)
+        rows.append(
+            [
+                f"{n:,}",
+                f"{pages:,}",
+                f"{wall:.1f} s",
+                f"{wall / pages * 1000:.1f} ms",
+                f"{calls:,.0f}",
+                f"{calls / pages:.2f}",
+                f"{rss / 1024:.0f} MB",
+            ]
+        )
+    return table(
+        [
+            "users",
+            "pages",
+            "wall time",
+            "per page",
+            "upstream calls",
+            "calls per page",
+            "peak RSS of a proxy process",
+        ],
+        rows,
+    )
+
+
+def membership(workers: int) -> str:
+    """Adding 1,000 members in one PATCH, against one member per PATCH."""
+    sim, prx = free_port(), free_port()
+    with simulator(sim, 1_000), proxy(prx, f"http://127.0.0.1:{sim}", workers):
+        users = httpx.get(f"http://127.0.0.1:{sim}/users?per_page=1000", headers=TV_AUTH).json()
+        ids = [u["id"] for u in users][:1000]
+        scim = httpx.Client(
+            base_url=f"http://127.0.0.1:{prx}/scim/v2",
+            timeout=120,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        one_group = scim.post("/Groups", json={"displayName": "Bulk"}).json()["id"]
+        other = scim.post("/Groups", json={"displayName": "One by one"}).json()["id"]
+
+        def patch(group: str, members: list[str]) -> None:
+            response = scim.patch(
+                f"/Groups/{group}",
+                json={
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [
+                        {"op": "add", "path": "members", "value": [{"value": m} for m in members]}
+                    ],
+                },
+            )
+            response.raise_for_status()
+
+        before = upstream_calls(prx)
+        started = time.perf_counter()
+        patch(one_group, ids)
+        bulk_wall = time.perf_counter() - started
+        bulk_calls = upstream_calls(prx) - before
+        sample = 20
+        before = upstream_calls(prx)
+        started = time.perf_counter()
+        for member in ids[:sample]:
+            patch(other, [member])
+        single_wall = (time.perf_counter() - started) / sample
+        single_calls = (upstream_calls(prx) - before) / sample
+        scim.close()
+    return table(
+        ["membership change", "wall time", "upstream calls"],
+        [
+            ["1 PATCH adding 1,000 members", f"{bulk_wall:.1f} s", f"{bulk_calls:,.0f}"],
+            [
+                f"1 member per PATCH (mean of {sample}, x 1,000)",
+                f"{single_wall * 1000:.0f} s",
+                f"{single_calls * 1000:,.0f}",
+            ],
+            ["speed-up", f"{single_wall * 1000 / bulk_wall:.0f}x", ""],
+        ],
+    )
+
+
+def machine() -> str:
+    """What this machine is."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run everything and rewrite docs/performance.md between its markers."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration per run")
+    parser.add_argument("--workers", type=int, default=2, help="proxy and forwarder workers")
+    parser.add_argument("--skip", default="", help="comma list: throughput,import,membership")
+    args = parser.parse_args(argv)
+    if not shutil.which("wrk"):
+        print("wrk is needed: apt-get install wrk", file=sys.stderr)
+        return 2
+    skip = set(args.skip.split(","))
+    sections = [
+        f"Machine: {machine()}. Proxy and forwarder: {args.workers} workers each; "
+        f"wrk {args.seconds} s per cell. Date: {time.strftime('%Y-%m-%d')}."
+    ]
+    if "throughput" not in skip:
+        sim, prx, fwd = free_port(), free_port(), free_port()
+        upstream = f"http://127.0.0.1:{sim}"
+        with (
+            simulator(sim, 1_000),
+            proxy(prx, upstream, args.workers),
+            forwarder(fwd, upstream, args.workers),
+            tempfile.TemporaryDirectory() as tmp,
+        ):
+            text, _ = throughput(sim, prx, fwd, args.seconds, Path(tmp))
+        sections.append("### Throughput and latency, side by side\n\n" + text)
+    if "import" not in skip:
+        sections.append("### Okta-style import (count=100)\n\n" + imports(args.workers))
+    if "membership" not in skip:
+        sections.append("### Membership PATCH of 1,000 members\n\n" + membership(args.workers))
+    generated = "\n\n".join(sections)
+    doc = DOC.read_text()
+    before, _, rest = doc.partition(START)
+    _, _, after = rest.partition(END)
+    DOC.write_text(f"{before}{START}\n{generated}\n{END}{after}")
+    print(generated)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
