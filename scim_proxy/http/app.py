@@ -9,7 +9,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Mount, Router
+from starlette.routing import Route
 
 from ..ops.config import Settings
 from ..scim.errors import ScimError
@@ -19,7 +19,6 @@ from ..telemetrytv.retries import RetryingAttempts
 from ..telemetrytv.transport import build_http_client
 from ..translation.user_locks import UserLocks
 from .errors import http_error_handler, scim_error_handler
-from .middleware.path_normaliser import PathNormaliserMiddleware
 from .middleware.request_context import RequestContextMiddleware
 from .routes import discovery, groups, health, unsupported, users
 from .state import SCIM_PREFIX, ProxyState
@@ -75,19 +74,20 @@ def create_app(
         yield
         await state.upstream.aclose()
 
-    scim_routes = Router(
-        routes=[*unsupported.routes, *discovery.routes, *users.routes, *groups.routes],
-        redirect_slashes=False,
-    )
+    # One flat route table: a Mount with its own router costs a second routing pass on
+    # every request.
+    scim_routes = [
+        Route(f"{SCIM_PREFIX}{route.path}", route.endpoint, methods=route.methods)
+        for route in (*unsupported.routes, *discovery.routes, *users.routes, *groups.routes)
+    ]
     app = Starlette(
-        routes=[*health.routes, Mount(SCIM_PREFIX, app=scim_routes)],
+        routes=[*health.routes, *scim_routes],
         middleware=[
             Middleware(
                 RequestContextMiddleware,
                 budget=settings.server.request_budget_seconds,
                 include_values=settings.logging.include_values,
             ),
-            Middleware(PathNormaliserMiddleware),
         ],
         exception_handlers={ScimError: scim_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,

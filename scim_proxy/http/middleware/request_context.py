@@ -8,13 +8,12 @@ text reaches the client.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 import orjson
 import structlog
-from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ...ops.context import start_request_stats
@@ -43,7 +42,7 @@ def _request_id(scope: Scope) -> str:
         match = _TRACEPARENT.fullmatch(traceparent)
         if match:
             return str(match.group(1))
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 class RequestContextMiddleware:
@@ -62,6 +61,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        _normalise_path(scope)
         request_id = _request_id(scope)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -132,14 +132,27 @@ class RequestContextMiddleware:
             )
 
 
+_SLASHES = re.compile(r"/{2,}")
+
+
+def _normalise_path(scope: Scope) -> None:
+    """Tolerate what clients make of a base URL with a trailing slash: ``/scim/v2//Users/``.
+
+    Repeated slashes collapse and a trailing slash goes, in the scope itself, so routing
+    (and the route template logged) see the clean path.
+    """
+    path: str = scope["path"]
+    if "//" in path or (len(path) > 1 and path.endswith("/")):
+        normalised = _SLASHES.sub("/", path)
+        if len(normalised) > 1 and normalised.endswith("/"):
+            normalised = normalised[:-1]
+        scope["path"] = normalised
+
+
 def _route_template(scope: Scope) -> str | None:
     """The matched route's path template (``/scim/v2/Users/{user_id}``), not the path."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if isinstance(route, Mount) or not isinstance(path, str):
-        return None  # no route matched
-    root: str = scope.get("root_path", "")
-    return f"{root}{path}"
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else None
 
 
 def _idp(scope: Scope) -> str:
