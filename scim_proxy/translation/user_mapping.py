@@ -27,6 +27,7 @@ from typing import Any, cast
 from scim2_models import GroupMembership, Meta
 
 from ..directory import DirectoryUser, NewUser, UserChanges
+from ..scim import render as scim_render
 from ..scim.errors import invalid_value
 from ..scim.models import USER_SCHEMA, User, UserEmail, UserName
 from .passwords import generate_password
@@ -66,6 +67,29 @@ def user_resource(user: DirectoryUser, base_url: str) -> User:
             location=f"{base_url}/Users/{user.id}",
             version=user_version(user),
         ),
+    )
+
+
+def user_document(user: DirectoryUser, base_url: str) -> dict[str, Any]:
+    """The JSON a response carries for a user: what :func:`user_resource` dumps to.
+
+    Built without models, for the reads every import and lookup makes (a page of 100
+    users would otherwise build 600 models); tests hold the two equal.
+    """
+    full_name = " ".join(part for part in (user.given_name, user.family_name) if part)
+    return scim_render.user_document(
+        id=user.id,
+        user_name=user.email,
+        given_name=user.given_name or None,
+        family_name=user.family_name or None,
+        display_name=full_name or user.email,
+        active=not user.disabled,
+        email=user.email,
+        group_ids=user.group_ids,
+        base_url=base_url,
+        created=user.created,
+        last_modified=user.last_modified,
+        version=user_version(user),
     )
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from scim2_models import PatchOp, SCIMException
+from scim2_models import Context, PatchOp, ResponseParameters, SCIMException
 
 from ..directory import DirectoryUser, UserChanges
 from ..ops.config import Deactivation, Settings
@@ -23,11 +24,12 @@ from ..scim.errors import ScimError, not_found
 from ..scim.filters import equality_lookups, parse_filter
 from ..scim.models import IDP_POLICY, USER_SCHEMA, User
 from ..scim.params import ListQuery
+from ..scim.payloads import dump_resource
 from ..telemetrytv.client import TelemetryTVSession, TooLarge
 from ..telemetrytv.errors import NotFound, UpstreamError
 from .errors import scim_error_for
 from .paging import scim_page
-from .user_mapping import new_user, user_resource, user_update
+from .user_mapping import new_user, user_document, user_resource, user_update
 
 log = structlog.get_logger("scim_proxy.users")
 
@@ -88,12 +90,24 @@ class UserProvisioning:
     def _resource(self, user: DirectoryUser) -> User:
         return user_resource(user, self.base_url)
 
-    async def get(self, user_id: str) -> User:
+    def document(
+        self, user: DirectoryUser, params: ResponseParameters[Any] | None, context: Context
+    ) -> dict[str, Any]:
+        """The user's JSON in a response: built directly unless attributes are selected."""
+        if params is None:
+            return user_document(user, self.base_url)
+        return dump_resource(self._resource(user), params, context=context)
+
+    def location(self, user: DirectoryUser) -> str:
+        """The user's SCIM URL."""
+        return f"{self.base_url}/Users/{user.id}"
+
+    async def get(self, user_id: str) -> DirectoryUser:
         """The user with this id."""
         with upstream_errors("User", user_id):
-            return self._resource(await self.session.get_user(user_id))
+            return await self.session.get_user(user_id)
 
-    async def search(self, query: ListQuery) -> tuple[list[User], int]:
+    async def search(self, query: ListQuery) -> tuple[list[DirectoryUser], int]:
         """One page of the users matching the query, and how many match in all."""
         if query.filter is None:
             return await self._page(query)
@@ -103,14 +117,13 @@ class UserProvisioning:
             lookups = None  # cheaper, and bounded, as one scan of the listing
         with upstream_errors("User"):
             candidates = await (self._lookup(lookups) if lookups is not None else self._scan())
-        matches = [r for r in map(self._resource, candidates) if parsed.match(r)]
+        matches = [u for u in candidates if parsed.match(self._resource(u))]
         start = query.start_index - 1
         return matches[start : start + query.count], len(matches)
 
-    async def _page(self, query: ListQuery) -> tuple[list[User], int]:
+    async def _page(self, query: ListQuery) -> tuple[list[DirectoryUser], int]:
         with upstream_errors("User"):
-            users, total = await scim_page(self.session.list_users, query.start_index, query.count)
-        return [self._resource(u) for u in users], total
+            return await scim_page(self.session.list_users, query.start_index, query.count)
 
     async def _lookup(self, lookups: list[tuple[str, str]]) -> list[DirectoryUser]:
         found: dict[str, DirectoryUser] = {}
@@ -144,7 +157,7 @@ class UserProvisioning:
             "tooMany",
         )
 
-    async def create(self, resource: User) -> User:
+    async def create(self, resource: User) -> DirectoryUser:
         """Create the user; an ``active: false`` user is created, then disabled."""
         new = new_user(resource)
         with upstream_errors("User"):
@@ -152,15 +165,15 @@ class UserProvisioning:
         if resource.active is False:
             with upstream_errors("User", created.id):
                 created = await self.session.update_user(created.id, UserChanges(disabled=True))
-        return self._resource(created)
+        return created
 
-    async def replace(self, user_id: str, resource: User) -> User:
+    async def replace(self, user_id: str, resource: User) -> DirectoryUser:
         """Replace what TelemetryTV holds of the user with ``resource`` (a PUT)."""
         with upstream_errors("User", user_id):
             current = await self.session.get_user(user_id)
         return await self._update(current, resource)
 
-    async def patch(self, user_id: str, patch: PatchOp[User] | None) -> User:
+    async def patch(self, user_id: str, patch: PatchOp[User] | None) -> DirectoryUser:
         """Apply a PatchOp: every operation on a copy first, then one upstream update.
 
         ``None`` (nothing left to change) still reads the user, so an unknown id is 404.
@@ -169,7 +182,7 @@ class UserProvisioning:
             current = await self.session.get_user(user_id)
         resource = self._resource(current)
         if patch is None:
-            return resource
+            return current
         try:
             patch.patch(resource, scim_policy=IDP_POLICY)
         except SCIMException as exc:
@@ -178,7 +191,7 @@ class UserProvisioning:
             raise ScimError.from_validation_error(exc, what="A PATCH operation's value") from exc
         return await self._update(current, resource)
 
-    async def _update(self, current: DirectoryUser, wanted: User) -> User:
+    async def _update(self, current: DirectoryUser, wanted: User) -> DirectoryUser:
         update = user_update(current, wanted)
         if update.ignored_username_change:
             note_quirk("username_change_ignored")
@@ -191,10 +204,10 @@ class UserProvisioning:
         with upstream_errors("User", current.id):
             if update.deactivate and deletes:
                 await self.session.delete_user(current.id)
-                return self._resource(dataclasses.replace(current, disabled=True))
+                return dataclasses.replace(current, disabled=True)
             if update.changes.is_empty():
-                return self._resource(current)
-            return self._resource(await self.session.update_user(current.id, update.changes))
+                return current
+            return await self.session.update_user(current.id, update.changes)
 
     async def delete(self, user_id: str) -> None:
         """Delete the user."""

@@ -11,7 +11,7 @@ from scim2_models import Context
 from scim_proxy.directory import DirectoryGroup, DirectoryUser
 from scim_proxy.scim.render import group_json, resource_json, user_json
 from scim_proxy.translation.group_mapping import group_resource
-from scim_proxy.translation.user_mapping import user_resource
+from scim_proxy.translation.user_mapping import user_document, user_resource
 
 BASE = "https://scim.example.com/scim/v2"
 ids = st.text(alphabet="0123456789abcdef", min_size=24, max_size=24)
@@ -57,3 +57,12 @@ def test_attribute_selection_still_goes_through_scim2_models() -> None:
     resource = user_resource(user, BASE)
     selected = resource_json(resource, None, context=Context.RESOURCE_QUERY_RESPONSE)
     assert selected["userName"] == "a@b.co"
+
+
+@settings(max_examples=200, deadline=None)
+@given(directory_users)
+def test_the_model_free_user_document_is_the_same_json(user: DirectoryUser) -> None:
+    resource = user_resource(user, BASE)
+    assert user_document(user, BASE) == resource.model_dump(
+        scim_ctx=Context.RESOURCE_QUERY_RESPONSE
+    )

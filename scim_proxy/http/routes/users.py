@@ -7,11 +7,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ...directory import DirectoryUser
 from ...ops.context import note_operation, request_stats
 from ...scim.messages import list_response
 from ...scim.models import USER_READ_ONLY, User
 from ...scim.params import list_query, response_parameters
-from ...scim.payloads import dump_resource, read_patch, read_resource
+from ...scim.payloads import read_patch, read_resource
 from ...translation.users import UserProvisioning
 from ..body import read_json_object
 from ..responses import no_content, scim_response
@@ -24,14 +25,16 @@ def _users(request: Request, operation: str) -> UserProvisioning:
     return UserProvisioning(session, proxy_state(request).settings, scim_base_url(request))
 
 
-def _user_response(request: Request, user: User, context: Context, status: int = 200) -> Response:
+def _user_response(
+    request: Request,
+    users: UserProvisioning,
+    user: DirectoryUser,
+    context: Context,
+    status: int = 200,
+) -> Response:
     params = response_parameters(User, request.query_params)
-    headers = (
-        {"Location": user.meta.location}
-        if status == 201 and user.meta and user.meta.location
-        else None
-    )
-    return scim_response(dump_resource(user, params, context=context), status, headers)
+    headers = {"Location": users.location(user)} if status == 201 else None
+    return scim_response(users.document(user, params, context), status, headers)
 
 
 async def list_users(request: Request) -> Response:
@@ -44,7 +47,7 @@ async def list_users(request: Request) -> Response:
     request_stats().filter_text = query.filter
     params = response_parameters(User, request.query_params)
     found, total = await users.search(query)
-    resources = [dump_resource(u, params, context=Context.SEARCH_RESPONSE) for u in found]
+    resources = [users.document(u, params, Context.SEARCH_RESPONSE) for u in found]
     return scim_response(list_response(resources, total=total, start_index=query.start_index))
 
 
@@ -53,14 +56,14 @@ async def create_user(request: Request) -> Response:
     users = _users(request, "create")
     resource = read_resource(User, await read_json_object(request), replacing=False)
     created = await users.create(resource)
-    return _user_response(request, created, Context.RESOURCE_CREATION_RESPONSE, 201)
+    return _user_response(request, users, created, Context.RESOURCE_CREATION_RESPONSE, 201)
 
 
 async def get_user(request: Request) -> Response:
     """GET /Users/{id}."""
     users = _users(request, "get")
     user = await users.get(request.path_params["user_id"])
-    return _user_response(request, user, Context.RESOURCE_QUERY_RESPONSE)
+    return _user_response(request, users, user, Context.RESOURCE_QUERY_RESPONSE)
 
 
 async def replace_user(request: Request) -> Response:
@@ -68,7 +71,7 @@ async def replace_user(request: Request) -> Response:
     users = _users(request, "replace")
     resource = read_resource(User, await read_json_object(request), replacing=True)
     user = await users.replace(request.path_params["user_id"], resource)
-    return _user_response(request, user, Context.RESOURCE_REPLACEMENT_RESPONSE)
+    return _user_response(request, users, user, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
 async def patch_user(request: Request) -> Response:
@@ -76,7 +79,7 @@ async def patch_user(request: Request) -> Response:
     users = _users(request, "patch")
     patch = read_patch(User, await read_json_object(request), read_only=USER_READ_ONLY)
     user = await users.patch(request.path_params["user_id"], patch)
-    return _user_response(request, user, Context.RESOURCE_PATCH_RESPONSE)
+    return _user_response(request, users, user, Context.RESOURCE_PATCH_RESPONSE)
 
 
 async def delete_user(request: Request) -> Response:
