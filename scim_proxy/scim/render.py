@@ -150,6 +150,32 @@ def group_json(group: Group) -> dict[str, Any]:
     return body
 
 
+def group_document(
+    *,
+    id: str,
+    display_name: str,
+    members: list[tuple[str, str]],
+    base_url: str,
+    created: datetime | None,
+    last_modified: datetime | None,
+) -> dict[str, Any]:
+    """A Group response from plain values (members as (id, email)): as :func:`group_json`."""
+    meta: dict[str, Any] = {"resourceType": "Group"}
+    if created is not None:
+        meta["created"] = _timestamp(created)
+    if last_modified is not None:
+        meta["lastModified"] = _timestamp(last_modified)
+    meta["location"] = f"{base_url}/Groups/{id}"
+    body: dict[str, Any] = {"schemas": [GROUP_SCHEMA], "id": id, "meta": meta}
+    body["displayName"] = display_name
+    if members:
+        body["members"] = [
+            {"value": m, "$ref": f"{base_url}/Users/{m}", "type": "User", "display": email}
+            for m, email in members
+        ]
+    return body
+
+
 def resource_json(
     resource: Resource[Any], params: ResponseParameters[Any] | None, *, context: Context
 ) -> dict[str, Any]:

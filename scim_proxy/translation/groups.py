@@ -9,8 +9,10 @@ a membership change of k users costs about 3k calls plus one settle wait
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from scim2_models import PatchOp, ResponseParameters
+from scim2_models import Context, PatchOp, ResponseParameters
 
 from ..directory import DirectoryGroup, DirectoryUser
 from ..ops.config import Settings
@@ -18,9 +20,10 @@ from ..scim.errors import ScimError
 from ..scim.filters import equality_lookups, parse_filter
 from ..scim.models import GROUP_SCHEMA, Group
 from ..scim.params import ListQuery
+from ..scim.payloads import dump_resource
 from ..telemetrytv.client import TelemetryTVSession, TooLarge
 from ..telemetrytv.errors import NotFound
-from .group_mapping import group_resource, member_ids
+from .group_mapping import group_document, group_resource, member_ids
 from .group_patch import group_change
 from .memberships import MembershipWriter, bounded
 from .paging import scim_page
@@ -65,6 +68,14 @@ def _keep_admins(group: DirectoryGroup, final_members: set[str]) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    """A group and, when they were fetched, its members."""
+
+    group: DirectoryGroup
+    members: Sequence[DirectoryUser] | None
+
+
 class GroupProvisioning:
     """SCIM Group operations for one inbound request."""
 
@@ -83,13 +94,28 @@ class GroupProvisioning:
     async def _members_of(self, group_id: str) -> list[DirectoryUser]:
         return await self.session.walk_users(self.settings.upstream.page_size, group_id=group_id)
 
-    async def _resource(self, group: DirectoryGroup, with_members: bool) -> Group:
-        members = await self._members_of(group.id) if with_members else None
-        return group_resource(group, members, self.base_url)
+    def document(
+        self, view: GroupView, params: ResponseParameters[Any] | None, context: Context
+    ) -> dict[str, Any]:
+        """The group's JSON in a response: built directly unless attributes are selected."""
+        if params is None:
+            return group_document(view.group, view.members, self.base_url)
+        resource = group_resource(view.group, view.members, self.base_url)
+        return dump_resource(resource, params, context=context)
 
-    async def _resources(self, groups: Sequence[DirectoryGroup], with_members: bool) -> list[Group]:
+    def location(self, view: GroupView) -> str:
+        """The group's SCIM URL."""
+        return f"{self.base_url}/Groups/{view.group.id}"
+
+    async def _resource(self, group: DirectoryGroup, with_members: bool) -> GroupView:
+        members = await self._members_of(group.id) if with_members else None
+        return GroupView(group, members)
+
+    async def _resources(
+        self, groups: Sequence[DirectoryGroup], with_members: bool
+    ) -> list[GroupView]:
         if not with_members:
-            return [group_resource(g, None, self.base_url) for g in groups]
+            return [GroupView(g, None) for g in groups]
         listed = await bounded(
             [g.id for g in groups], self._members_of, self.settings.groups.member_concurrency
         )
@@ -98,17 +124,17 @@ class GroupProvisioning:
             members = listed[group.id]
             if isinstance(members, BaseException):
                 raise members
-            resources.append(group_resource(group, members, self.base_url))
+            resources.append(GroupView(group, members))
         return resources
 
-    async def get(self, group_id: str, *, with_members: bool = True) -> Group:
+    async def get(self, group_id: str, *, with_members: bool = True) -> GroupView:
         """The group with this id, with its members unless left out."""
         with upstream_errors("Group", group_id):
             return await self._resource(await self.session.get_group(group_id), with_members)
 
     async def search(
         self, query: ListQuery, *, with_members: bool = True
-    ) -> tuple[list[Group], int]:
+    ) -> tuple[list[GroupView], int]:
         """One page of the groups matching the query, and how many match in all."""
         with upstream_errors("Group"):
             if query.filter is None:
@@ -157,7 +183,7 @@ class GroupProvisioning:
                 "tooMany",
             ) from exc
 
-    async def create(self, resource: Group) -> Group:
+    async def create(self, resource: Group) -> GroupView:
         """Create the group, then add its members (validated first)."""
         name = resource.display_name or ""
         if not name.strip():
@@ -177,10 +203,9 @@ class GroupProvisioning:
                 exc.scim_type,
                 headers=exc.headers,
             ) from exc
-        members = [known[u].user for u in add if u in known]
-        return group_resource(group, members, self.base_url)
+        return GroupView(group, [known[u].user for u in add if u in known])
 
-    async def replace(self, group_id: str, resource: Group) -> Group:
+    async def replace(self, group_id: str, resource: Group) -> GroupView:
         """PUT: rename if the name differs, and make the member list exactly the one sent."""
         wanted_name = resource.display_name or ""
         if not wanted_name.strip():
@@ -195,8 +220,7 @@ class GroupProvisioning:
             known = await self.members.validate(add)
             group = await self._rename(group, wanted_name)
             await self.members.apply(group_id, add, remove, known=known)
-        members = [current[u] if u in current else known[u].user for u in wanted]
-        return group_resource(group, members, self.base_url)
+        return GroupView(group, [current[u] if u in current else known[u].user for u in wanted])
 
     async def patch(self, group_id: str, patch: PatchOp[Group] | None) -> DirectoryGroup:
         """Apply a PatchOp: a rename and membership changes; returns the group record."""

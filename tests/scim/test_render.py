@@ -10,7 +10,7 @@ from scim2_models import Context
 
 from scim_proxy.directory import DirectoryGroup, DirectoryUser
 from scim_proxy.scim.render import group_json, resource_json, user_json
-from scim_proxy.translation.group_mapping import group_resource
+from scim_proxy.translation.group_mapping import group_document, group_resource
 from scim_proxy.translation.user_mapping import user_document, user_resource
 
 BASE = "https://scim.example.com/scim/v2"
@@ -64,5 +64,17 @@ def test_attribute_selection_still_goes_through_scim2_models() -> None:
 def test_the_model_free_user_document_is_the_same_json(user: DirectoryUser) -> None:
     resource = user_resource(user, BASE)
     assert user_document(user, BASE) == resource.model_dump(
+        scim_ctx=Context.RESOURCE_QUERY_RESPONSE
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(ids, names, times, st.lists(directory_users, max_size=5))
+def test_the_model_free_group_document_is_the_same_json(
+    group_id: str, name: str, created: datetime | None, members: list[DirectoryUser]
+) -> None:
+    group = DirectoryGroup(group_id, name, False, created, created)
+    resource = group_resource(group, members, BASE)
+    assert group_document(group, members, BASE) == resource.model_dump(
         scim_ctx=Context.RESOURCE_QUERY_RESPONSE
     )

@@ -11,8 +11,8 @@ from ...ops.context import note_operation, request_stats
 from ...scim.messages import list_response
 from ...scim.models import GROUP_READ_ONLY, Group
 from ...scim.params import list_query, response_parameters
-from ...scim.payloads import dump_resource, read_patch, read_resource
-from ...translation.groups import GroupProvisioning, wants_members
+from ...scim.payloads import read_patch, read_resource
+from ...translation.groups import GroupProvisioning, GroupView, wants_members
 from ..body import read_json_object
 from ..responses import no_content, scim_response
 from ..state import proxy_state, scim_base_url, upstream_session
@@ -26,12 +26,15 @@ def _groups(request: Request, operation: str) -> GroupProvisioning:
 
 
 def _group_response(
-    request: Request, group: Group, context: Context, status: int = 200
+    request: Request,
+    groups: GroupProvisioning,
+    group: GroupView,
+    context: Context,
+    status: int = 200,
 ) -> Response:
     params = response_parameters(Group, request.query_params)
-    location = group.meta.location if group.meta else None
-    headers = {"Location": location} if status == 201 and location else None
-    return scim_response(dump_resource(group, params, context=context), status, headers)
+    headers = {"Location": groups.location(group)} if status == 201 else None
+    return scim_response(groups.document(group, params, context), status, headers)
 
 
 async def list_groups(request: Request) -> Response:
@@ -44,7 +47,7 @@ async def list_groups(request: Request) -> Response:
     request_stats().filter_text = query.filter
     params = response_parameters(Group, request.query_params)
     found, total = await groups.search(query, with_members=wants_members(params))
-    resources = [dump_resource(g, params, context=Context.SEARCH_RESPONSE) for g in found]
+    resources = [groups.document(g, params, Context.SEARCH_RESPONSE) for g in found]
     return scim_response(list_response(resources, total=total, start_index=query.start_index))
 
 
@@ -53,7 +56,7 @@ async def create_group(request: Request) -> Response:
     groups = _groups(request, "create")
     resource = read_resource(Group, await read_json_object(request), replacing=False)
     created = await groups.create(resource)
-    return _group_response(request, created, Context.RESOURCE_CREATION_RESPONSE, 201)
+    return _group_response(request, groups, created, Context.RESOURCE_CREATION_RESPONSE, 201)
 
 
 async def get_group(request: Request) -> Response:
@@ -61,7 +64,7 @@ async def get_group(request: Request) -> Response:
     groups = _groups(request, "get")
     params = response_parameters(Group, request.query_params)
     group = await groups.get(request.path_params["group_id"], with_members=wants_members(params))
-    return _group_response(request, group, Context.RESOURCE_QUERY_RESPONSE)
+    return _group_response(request, groups, group, Context.RESOURCE_QUERY_RESPONSE)
 
 
 async def replace_group(request: Request) -> Response:
@@ -69,7 +72,7 @@ async def replace_group(request: Request) -> Response:
     groups = _groups(request, "replace")
     resource = read_resource(Group, await read_json_object(request), replacing=True)
     group = await groups.replace(request.path_params["group_id"], resource)
-    return _group_response(request, group, Context.RESOURCE_REPLACEMENT_RESPONSE)
+    return _group_response(request, groups, group, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
 async def patch_group(request: Request) -> Response:
@@ -83,7 +86,7 @@ async def patch_group(request: Request) -> Response:
         # Entra expects 204 from group PATCHes; Okta accepts 204 or 200.
         return no_content()
     group = await groups.get(group_id, with_members=wants_members(params))
-    return _group_response(request, group, Context.RESOURCE_PATCH_RESPONSE)
+    return _group_response(request, groups, group, Context.RESOURCE_PATCH_RESPONSE)
 
 
 async def delete_group(request: Request) -> Response:
