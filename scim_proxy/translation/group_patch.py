@@ -13,12 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scim2_models import PatchOp, PatchOperation
+from scim2_models.path.expressions import (
+    CompareOperator,
+    Comparison,
+    FilterNode,
+    LogicalExpr,
+    LogicalOperator,
+)
 
 from ..scim.errors import ScimError, invalid_value
-from ..scim.filters import equality_lookups
 from ..scim.models import GROUP_SCHEMA, Group
-
-_MEMBER_KEYS = {"value": "value"}
 
 
 @dataclass
@@ -74,6 +78,32 @@ def _name(value: Any) -> str:
     return value
 
 
+def _member_values(node: FilterNode) -> list[str] | None:
+    """The ids a member filter selects exactly: ``value eq`` terms joined by ``or``.
+
+    Anything else (an ``and``, another attribute) could select fewer members than its
+    equality terms name, so it is refused rather than over-applied.
+    """
+    if isinstance(node, Comparison):
+        attribute = node.attr_path.attr.lower()
+        if (
+            attribute == "value"
+            and node.attr_path.sub_attr is None
+            and (node.op is CompareOperator.eq and isinstance(node.value, str))
+        ):
+            return [node.value]
+        return None
+    if isinstance(node, LogicalExpr) and node.op is LogicalOperator.or_:
+        values: list[str] = []
+        for term in node.terms:
+            found = _member_values(term)
+            if found is None:
+                return None
+            values += found
+        return values
+    return None
+
+
 def _sub_attribute_path() -> ScimError:
     return ScimError(
         400,
@@ -93,7 +123,7 @@ def group_change(patch: PatchOp[Group] | None) -> GroupChange:
 
 def _apply(change: GroupChange, operation: PatchOperation[Group]) -> None:
     op = operation.op.value
-    path = operation.path
+    path = operation.path if operation.path is not None and operation.path.parts else None
     if path is None:
         # Pathless: Okta's rename {"id", "displayName"} (id already dropped), or members.
         value = operation.value
@@ -123,14 +153,14 @@ def _apply(change: GroupChange, operation: PatchOperation[Group]) -> None:
     if path.value_filter is not None:
         if op != "remove":
             raise ScimError(400, "Only remove may target members through a filter", "invalidPath")
-        selected = equality_lookups(path.value_filter, _MEMBER_KEYS, GROUP_SCHEMA)
+        selected = _member_values(path.value_filter)
         if selected is None:
             raise ScimError(
                 400,
                 'Members can only be selected with value eq "<id>" (or of those)',
                 "invalidFilter",
             )
-        change.removing([value for _, value in selected])
+        change.removing(selected)
         return
     if op == "add":
         change.adding(_ids(operation.value))

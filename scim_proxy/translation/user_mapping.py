@@ -128,7 +128,7 @@ def _looks_like_email(value: str | None) -> bool:
 def new_user(resource: User) -> NewUser:
     """What creating ``resource`` sends to the directory."""
     email = resource.user_name if _looks_like_email(resource.user_name) else chosen_email(resource)
-    if not email:
+    if email is None or not _looks_like_email(email):
         raise invalid_value(
             "userName must be the user's email address (TelemetryTV signs users in by email). "
             "In Okta set the application username format to Email."
