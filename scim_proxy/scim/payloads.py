@@ -10,7 +10,6 @@ from scim2_models import Context, PatchOp, Resource, ResponseParameters, SCIMExc
 from ..ops.context import note_quirk
 from .errors import ScimError
 from .models import GROUP_SCHEMA, IDP_POLICY, PATCH_OP_SCHEMA, USER_SCHEMA
-from .render import resource_json
 
 R = TypeVar("R", bound=Resource[Any])
 
@@ -144,4 +143,4 @@ def dump_resource(
     resource: Resource[Any], params: ResponseParameters[Any] | None, *, context: Context
 ) -> dict[str, Any]:
     """The JSON of a resource in a response, honouring attributes/excludedAttributes."""
-    return resource_json(resource, params, context=context)
+    return resource.model_dump(scim_ctx=context, response_parameters=params)
