@@ -1,6 +1,6 @@
 # Shared by scripts/test and scripts/demo: create .venv and install the project into it.
 # Usage: source scripts/_venv.sh EXTRA (EXTRA may be ""; pass it always, since a sourced
-# script otherwise sees the caller's own arguments as \$1).
+# script otherwise sees the caller's own arguments as $1).
 # Needs only python3 (3.11 or newer) on PATH.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
