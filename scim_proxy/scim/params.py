@@ -30,6 +30,27 @@ def response_parameters(
         ) from exc
 
 
+def returns_attribute(params: ResponseParameters[Any] | None, name: str) -> bool:
+    """Whether a response shaped by ``params`` carries the top-level attribute ``name``.
+
+    Lets a caller skip fetching what the client left out (Entra's
+    ``excludedAttributes=members``).
+    """
+    if params is None:
+        return True
+    wanted = name.lower()
+
+    def top(path: object) -> str:
+        # "urn:...:Group:members.value" -> "members"
+        return str(path).lower().rsplit(":", 1)[-1].split(".", 1)[0]
+
+    if params.attributes:
+        return any(top(p) == wanted for p in params.attributes)
+    return not any(
+        str(p).lower().rsplit(":", 1)[-1] == wanted for p in params.excluded_attributes or []
+    )
+
+
 def _param(query: Mapping[str, str], name: str) -> str | None:
     """A query parameter by case-insensitive name (RFC 7644 §3.4.2 names are case-insensitive)."""
     if name in query:

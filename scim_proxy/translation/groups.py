@@ -19,7 +19,7 @@ from ..ops.config import Settings
 from ..scim.errors import ScimError
 from ..scim.filters import equality_lookups, parse_filter
 from ..scim.models import GROUP_SCHEMA, Group
-from ..scim.params import ListQuery
+from ..scim.params import ListQuery, returns_attribute
 from ..scim.payloads import dump_resource
 from ..telemetrytv.client import TelemetryTVSession, TooLarge
 from ..telemetrytv.errors import NotFound
@@ -40,13 +40,7 @@ GROUP_LOOKUP_KEYS = {"id": "id", "displayname": "name"}
 
 def wants_members(params: ResponseParameters[Group] | None) -> bool:
     """Whether a response must carry ``members`` (Entra excludes them on reads)."""
-    if params is None:
-        return True
-    if params.attributes:
-        return any(str(p).lower().split(":")[-1].startswith("members") for p in params.attributes)
-    return not any(
-        str(p).lower().split(":")[-1] == "members" for p in params.excluded_attributes or []
-    )
+    return returns_attribute(params, "members")
 
 
 def _builtin_refusal(group: DirectoryGroup, action: str) -> ScimError:
