@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +34,7 @@ DOC = ROOT / "docs" / "performance.md"
 TOKEN = "bench-token"
 AUTH = f"Authorization: Bearer {TOKEN}"
 TV_AUTH = {"Authorization": f"Token {TOKEN}"}
-START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+SECTIONS = ("machine", "throughput", "import", "membership", "calls")
 
 
 def free_port() -> int:
@@ -459,6 +459,82 @@ def membership(workers: int) -> str:
     )
 
 
+def calls(workers: int) -> str:
+    """Upstream calls per SCIM operation, read from the proxy's own metrics."""
+    sim, prx = free_port(), free_port()
+    rows = []
+    with simulator(sim, 250), proxy(prx, f"http://127.0.0.1:{sim}", workers):
+        scim = httpx.Client(
+            base_url=f"http://127.0.0.1:{prx}/scim/v2",
+            timeout=60,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        users = scim.get("/Users?count=3").json()["Resources"]
+        user_id, email = users[1]["id"], users[1]["userName"]
+        members = [{"value": u["id"]} for u in users]
+        group = scim.post("/Groups", json={"displayName": "Calls"}).json()["id"]
+        patch_op = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+        body = {
+            "schemas": [patch_op],
+            "Operations": [{"op": "add", "path": "members", "value": members}],
+        }
+        operations: list[tuple[str, Callable[[], httpx.Response]]] = [
+            ("GET /Users/{id}", lambda: scim.get(f"/Users/{user_id}")),
+            (
+                'GET /Users?filter=userName eq "..."',
+                lambda: scim.get("/Users", params={"filter": f'userName eq "{email}"'}),
+            ),
+            (
+                "GET /Users?startIndex=1&count=100",
+                lambda: scim.get("/Users?startIndex=1&count=100"),
+            ),
+            (
+                "GET /Users?startIndex=51&count=100",
+                lambda: scim.get("/Users?startIndex=51&count=100"),
+            ),
+            (
+                "POST /Users",
+                lambda: scim.post(
+                    "/Users",
+                    json={
+                        "userName": "calls@example.com",
+                        "name": {"givenName": "C", "familyName": "D"},
+                    },
+                ),
+            ),
+            (
+                "PATCH /Users/{id} (deactivate)",
+                lambda: scim.patch(
+                    f"/Users/{user_id}",
+                    json={
+                        "schemas": [patch_op],
+                        "Operations": [{"op": "replace", "value": {"active": False}}],
+                    },
+                ),
+            ),
+            (
+                "PATCH /Groups/{id} adding 3 members",
+                lambda: scim.patch(f"/Groups/{group}", json=body),
+            ),
+            (
+                "the same PATCH again (already in place)",
+                lambda: scim.patch(f"/Groups/{group}", json=body),
+            ),
+            ("GET /Groups/{id} (3 members)", lambda: scim.get(f"/Groups/{group}")),
+            (
+                "GET /Groups/{id}?excludedAttributes=members",
+                lambda: scim.get(f"/Groups/{group}?excludedAttributes=members"),
+            ),
+            ("DELETE /Groups/{id}", lambda: scim.delete(f"/Groups/{group}")),
+        ]
+        for name, call in operations:
+            before = upstream_calls(prx)
+            call().raise_for_status()
+            rows.append([name, f"{upstream_calls(prx) - before:.0f}"])
+        scim.close()
+    return table(["SCIM operation", "upstream calls"], rows)
+
+
 def machine() -> str:
     """What this machine is."""
     cpu = "unknown CPU"
@@ -480,16 +556,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per run")
     parser.add_argument("--workers", type=int, default=2, help="proxy and forwarder workers")
-    parser.add_argument("--skip", default="", help="comma list: throughput,import,membership")
+    parser.add_argument(
+        "--skip", default="", help="comma list of sections: throughput,import,membership,calls"
+    )
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
         return 2
     skip = set(args.skip.split(","))
-    sections = [
-        f"Machine: {machine()}. Proxy and forwarder: {args.workers} workers each; "
+    generated: dict[str, str] = {
+        "machine": f"Machine: {machine()}. Proxy and forwarder: {args.workers} workers each; "
         f"wrk {args.seconds} s per cell. Date: {time.strftime('%Y-%m-%d')}."
-    ]
+    }
     if "throughput" not in skip:
         sim, prx, fwd = free_port(), free_port(), free_port()
         upstream = f"http://127.0.0.1:{sim}"
@@ -499,18 +577,25 @@ def main(argv: list[str] | None = None) -> int:
             forwarder(fwd, upstream, args.workers),
             tempfile.TemporaryDirectory() as tmp,
         ):
-            text, _ = throughput(sim, prx, fwd, args.seconds, Path(tmp))
-        sections.append("### Throughput and latency, side by side\n\n" + text)
+            generated["throughput"], _ = throughput(sim, prx, fwd, args.seconds, Path(tmp))
     if "import" not in skip:
-        sections.append("### Okta-style import (count=100)\n\n" + imports(args.workers))
+        generated["import"] = imports(args.workers)
     if "membership" not in skip:
-        sections.append("### Membership PATCH of 1,000 members\n\n" + membership(args.workers))
-    generated = "\n\n".join(sections)
+        generated["membership"] = membership(args.workers)
+    if "calls" not in skip:
+        generated["calls"] = calls(args.workers)
     doc = DOC.read_text()
-    before, _, rest = doc.partition(START)
-    _, _, after = rest.partition(END)
-    DOC.write_text(f"{before}{START}\n{generated}\n{END}{after}")
-    print(generated)
+    for name, text in generated.items():
+        if name == "machine" and "throughput" in skip:
+            continue  # the machine line describes the throughput run
+        start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+        before, found, rest = doc.partition(start)
+        if not found:
+            raise RuntimeError(f"docs/performance.md lacks the {start} marker")
+        _, _, after = rest.partition(end)
+        doc = f"{before}{start}\n{text}\n{end}{after}"
+        print(text, end="\n\n")
+    DOC.write_text(doc)
     return 0
 
 

@@ -211,6 +211,11 @@ def load_settings(
     return settings
 
 
+def _platform_variable(name: str) -> bool:
+    """Kubernetes' service-link variables (``SCIM_PROXY_METRICS_SERVICE_HOST``...)."""
+    return "_SERVICE_" in name or name.endswith("_PORT") or "_PORT_" in name
+
+
 def _refuse_unknown_variables(environ: Mapping[str, str]) -> None:
     """A mistyped override would be silently ignored: refuse it, as unknown file keys are."""
     # Only names shaped like an override count: Kubernetes, for one, injects
@@ -223,7 +228,11 @@ def _refuse_unknown_variables(environ: Mapping[str, str]) -> None:
         prefixes.append(prefix)
         known |= {f"{prefix}{f.name}".upper() for f in fields(section_type)}
     unknown = sorted(
-        k for k in environ if k.upper().startswith(tuple(prefixes)) and k.upper() not in known
+        k
+        for k in environ
+        if k.upper().startswith(tuple(prefixes))
+        and k.upper() not in known
+        and not _platform_variable(k.upper())
     )
     if unknown:
         raise ConfigError(
@@ -284,8 +293,14 @@ def _coerce(setting: str, kind: Any, value: Any, *, from_env: bool) -> Any:
 
 
 def _check_url(setting: str, value: str, *, fix: str) -> None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{setting} = {value!r} is not a valid URL: {fix}") from None
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError(f"{setting} = {value!r} has an invalid port: {fix}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{setting} = {value!r} is not an http(s) URL: {fix}")
     if parts.query or parts.fragment:
         raise ConfigError(f"{setting} = {value!r} must not carry a query or fragment: {fix}")

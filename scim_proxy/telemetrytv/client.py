@@ -15,7 +15,8 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -127,12 +128,24 @@ class TelemetryTV:
         await self.http.aclose()
 
 
+CLOCK_SKEW = timedelta(minutes=2)
+"""How far TelemetryTV's clock may be from ours when judging when a resource was made."""
+
+
 @dataclass
 class _Outcome:
     """What the attempts of one call went through."""
 
     maybe_applied: bool = False
     """An earlier attempt failed after the request may have reached TelemetryTV."""
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def created_since_start(self, created: datetime | None) -> bool:
+        """Whether a resource was made by this call's attempts, as far as can be told.
+
+        One made before the call started (allowing for clock skew) was someone else's.
+        """
+        return created is None or created >= self.started - CLOCK_SKEW
 
 
 class TelemetryTVSession:
@@ -227,9 +240,10 @@ class TelemetryTVSession:
             if not outcome.maybe_applied:
                 raise
             found = await self.find_user_by_email(user.email)
-            if found is None or (found.given_name, found.family_name) != (
-                user.given_name,
-                user.family_name,
+            if (
+                found is None
+                or (found.given_name, found.family_name) != (user.given_name, user.family_name)
+                or not outcome.created_since_start(found.created)
             ):
                 raise
             log.info("duplicate_create_recovered", resource="User")
@@ -242,21 +256,19 @@ class TelemetryTVSession:
         """Apply a partial update and return the user as stored.
 
         Setting fields to given values is idempotent, so a retry writes the same thing.
-        A membership write passes ``retry_after_send=False``: its list was computed from
-        a read, and a late retry could write it after the read went stale; the membership
-        writer re-reads and re-applies instead.
+        A membership write passes ``retry_after_send=False`` and is never retried here:
+        its list was computed from a read, and any wait (a backoff, a ``Retry-After``)
+        would let that read go stale; the membership writer re-reads and re-applies.
         """
         path = f"/users/{_segment(user_id, 'User')}"
         body = user_changes_json(changes)
-        response = await self._call(
-            "PATCH", "/users/{id}", path, body=body, idempotent=retry_after_send
-        )
+        response = await self._call("PATCH", "/users/{id}", path, body=body, retry=retry_after_send)
         return user_from_json(decode_json(response.content))
 
     async def delete_user(self, user_id: str) -> None:
-        """Delete a user."""
+        """Delete a user (a retry meeting 404 after a lost reply counts as done)."""
         path = f"/users/{_segment(user_id, 'User')}"
-        await self._call("DELETE", "/users/{id}", path)
+        await self._delete("/users/{id}", path)
 
     # -- user groups -----------------------------------------------------------------
 
@@ -290,7 +302,7 @@ class TelemetryTVSession:
             if not outcome.maybe_applied:
                 raise
             found = await self.find_group_by_name(name)
-            if found is None:
+            if found is None or found.built_in or not outcome.created_since_start(found.created):
                 raise
             log.info("duplicate_create_recovered", resource="Group")
             return found
@@ -305,7 +317,16 @@ class TelemetryTVSession:
     async def delete_group(self, group_id: str) -> None:
         """Delete a group; TelemetryTV drops it from its members."""
         path = f"/user-groups/{_segment(group_id, 'User group')}"
-        await self._call("DELETE", "/user-groups/{id}", path)
+        await self._delete("/user-groups/{id}", path)
+
+    async def _delete(self, template: str, path: str) -> None:
+        outcome = _Outcome()
+        try:
+            await self._call("DELETE", template, path, outcome=outcome)
+        except NotFound:
+            # An earlier attempt may have deleted it before its reply was lost.
+            if not outcome.maybe_applied:
+                raise
 
     # -- transport -------------------------------------------------------------------
 
@@ -325,13 +346,15 @@ class TelemetryTVSession:
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
         idempotent: bool = True,
+        retry: bool = True,
         outcome: _Outcome | None = None,
     ) -> httpx.Response:
         adapter = self._adapter
         url = adapter.base_url + path
         content = orjson.dumps(body) if body is not None else None
         # What upstream error text must never pass on: the token, and any password sent.
-        secrets = [self._token]
+        authorization = self._headers["Authorization"]
+        secrets = [s for s in (authorization, authorization.partition(" ")[2], self._token) if s]
         if body is not None and isinstance(body.get("password"), str) and body["password"]:
             secrets.append(body["password"])
         outcome = outcome or _Outcome()
@@ -378,7 +401,24 @@ class TelemetryTVSession:
                 raise error
             return response
 
+        if not retry:
+            return await attempt()
         return await adapter.attempts.run(attempt, idempotent=idempotent)
+
+    async def _acquire_slot(self, remaining: float | None) -> None:
+        """Wait for a slot under the process's cap on upstream calls, within the budget."""
+        gate = self._adapter.gate
+        if remaining is None:
+            await gate.acquire()
+            return
+        try:
+            async with asyncio.timeout(remaining):
+                await gate.acquire()
+        except TimeoutError:
+            raise UpstreamTimeout(
+                "no upstream slot came free within the request's time budget",
+                request_sent=False,
+            ) from None
 
     async def _exchange(
         self,
@@ -392,16 +432,18 @@ class TelemetryTVSession:
     ) -> httpx.Response:
         """One HTTP exchange, as an upstream error when no answer came back."""
         adapter = self._adapter
-        # Within the request's budget: a shorter timeout when less time is left.
-        timeout = (
-            httpx.Timeout(remaining)
-            if remaining is not None and remaining < adapter.read_timeout
-            else httpx.USE_CLIENT_DEFAULT
-        )
         started = time.perf_counter()
         status: int | None = None
         try:
-            async with adapter.gate:
+            await self._acquire_slot(remaining)
+            try:
+                # Within the request's budget: a shorter timeout when less time is left.
+                remaining = request_stats().remaining()
+                timeout = (
+                    httpx.Timeout(max(remaining, 0.001))
+                    if remaining is not None and remaining < adapter.read_timeout
+                    else httpx.USE_CLIENT_DEFAULT
+                )
                 response = await adapter.http.request(
                     method,
                     url,
@@ -410,6 +452,8 @@ class TelemetryTVSession:
                     headers=self._headers,
                     timeout=timeout,
                 )
+            finally:
+                adapter.gate.release()
             status = response.status_code
             return response
         except httpx.TimeoutException as exc:

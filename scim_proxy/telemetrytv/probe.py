@@ -8,7 +8,6 @@ to change or the limitation a failure implies.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ import httpx
 import orjson
 
 from .auth import AuthScheme, authorization_header
+from .client import _SAFE_ID
 from .wire import TOTAL_HEADER
 
 
@@ -160,6 +160,15 @@ async def _users(probe: _Probe) -> dict[str, Any] | None:
 
 
 async def _lookups(probe: _Probe, user: dict[str, Any]) -> None:
+    if not _SAFE_ID.fullmatch(str(user["id"])):
+        probe.note(
+            "user ids are plain",
+            False,
+            "an id holds characters outside A-Z a-z 0-9 _ -",
+            "the adapter refuses such ids in paths",
+            critical=True,
+        )
+        return
     one = await probe.get(f"/users/{user['id']}")
     probe.note(
         "user by id",
@@ -233,22 +242,19 @@ async def run_probe(
 ) -> list[Finding]:
     """Probe the account at ``base_url`` with ``token``; reads only."""
     probe = _Probe(http, base_url, token, scheme)
-    steps: list[Callable[[], Awaitable[None]]] = []
-    if await _auth(probe):
+    try:
+        if not await _auth(probe):
+            return probe.findings
         user = await _users(probe)
         if user is not None and isinstance(user.get("id"), str):
-            steps.append(lambda: _lookups(probe, user))
-        steps.append(lambda: _groups(probe, user))
-    for step in steps:
-        try:
-            await step()
-        except httpx.HTTPError as exc:
-            probe.note(
-                "TelemetryTV kept answering",
-                False,
-                type(exc).__name__,
-                "the account stopped answering during the check",
-                critical=True,
-            )
-            break
+            await _lookups(probe, user)
+        await _groups(probe, user)
+    except httpx.HTTPError as exc:
+        probe.note(
+            "TelemetryTV kept answering",
+            False,
+            type(exc).__name__,
+            "the account stopped answering during the check",
+            critical=True,
+        )
     return probe.findings

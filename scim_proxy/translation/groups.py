@@ -2,7 +2,7 @@
 
 Upstream calls (k = members, p = ``upstream.page_size``; docs/architecture.md):
 a read is 1 call, plus ``ceil((k+1)/p)`` to list members unless ``members`` is excluded;
-a membership change of k users costs about 3k calls plus one settle wait
+a membership change of k users costs 3k to 4k calls plus one settle wait
 (:mod:`memberships`).
 """
 
@@ -197,7 +197,10 @@ class GroupProvisioning:
                 exc.scim_type,
                 headers=exc.headers,
             ) from exc
-        return GroupView(group, [known[u].user for u in add if u in known])
+        if all(u in known for u in add):
+            return GroupView(group, [known[u].user for u in add])
+        with upstream_errors("Group", group.id):
+            return GroupView(group, await self._members_of(group.id))
 
     async def replace(self, group_id: str, resource: Group) -> GroupView:
         """PUT: rename if the name differs, and make the member list exactly the one sent."""
@@ -214,7 +217,12 @@ class GroupProvisioning:
             known = await self.members.validate(add)
             group = await self._rename(group, wanted_name)
             await self.members.apply(group_id, add, remove, known=known)
-        return GroupView(group, [current[u] if u in current else known[u].user for u in wanted])
+        if all(u in current or u in known for u in wanted):
+            return GroupView(group, [current[u] if u in current else known[u].user for u in wanted])
+        # Some members were read again while being written (a transient failure when
+        # validating): list the group as it now stands.
+        with upstream_errors("Group", group_id):
+            return GroupView(group, await self._members_of(group_id))
 
     async def patch(self, group_id: str, patch: PatchOp[Group] | None) -> DirectoryGroup:
         """Apply a PatchOp: a rename and membership changes; returns the group record."""

@@ -39,7 +39,7 @@ from ..ops.config import GroupSettings
 from ..ops.context import request_stats
 from ..scim.errors import ScimError, invalid_value
 from ..telemetrytv.client import TelemetryTVSession
-from ..telemetrytv.errors import NotFound, UpstreamError
+from ..telemetrytv.errors import CircuitOpen, NotFound, RateLimited, UpstreamError
 from .errors import scim_error_for
 from .user_locks import UserLocks
 
@@ -97,6 +97,7 @@ class MembershipWriter:
         read again when its membership is written.
         """
         results = await bounded(user_ids, self._read, self.settings.member_concurrency)
+        _stop_if_told_to_wait(results.values(), done=0)
         missing = sorted(k for k, r in results.items() if isinstance(r, NotFound))
         if missing:
             shown = ", ".join(repr(m[:64]) for m in missing[:10])
@@ -144,6 +145,7 @@ class MembershipWriter:
                 del failed[user_id]  # removing someone who no longer exists: done
             if failed:
                 failure = next(iter(failed.values()))
+                _stop_if_told_to_wait(failed.values(), done=len(wanted) - len(pending))
             if not changed and not failed:
                 return
             if not self._time_for_another_round():
@@ -152,6 +154,10 @@ class MembershipWriter:
             await asyncio.sleep(self.settings.settle_seconds * (1 + _jitter.random()))
             checked = await bounded(
                 [*changed, *failed], self._read, self.settings.member_concurrency
+            )
+            _stop_if_told_to_wait(
+                [r for r in checked.values() if isinstance(r, BaseException)],
+                done=len(wanted) - len(checked),
             )
             pending = {}
             for user_id, result in checked.items():
@@ -230,6 +236,24 @@ class MembershipWriter:
                 # Our write may have landed after a concurrent writer verified: say so.
                 log.warning("membership_write_slow", group_id=group_id, seconds=round(gap, 3))
             return True
+
+
+def _stop_if_told_to_wait(failures: Iterable[object], *, done: int) -> None:
+    """A throttled or paused TelemetryTV ends the request now, passing its wait on.
+
+    Another round a second later would only hammer it; the IdP retries after
+    ``Retry-After`` and the request converges then.
+    """
+    for failure in failures:
+        if isinstance(failure, RateLimited | CircuitOpen):
+            error = scim_error_for(failure, resource="User")
+            raise MembershipIncomplete(
+                error.status,
+                f"Membership update incomplete ({done} changes in place): {error.detail}. "
+                "Send the request again after the wait: it converges.",
+                error.scim_type,
+                headers=error.headers,
+            ) from failure
 
 
 def _holds(snapshot: Snapshot, group_id: str, member: bool) -> bool:

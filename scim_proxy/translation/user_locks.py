@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,7 +23,8 @@ class UserLocks:
 
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-        self._written: dict[str, float] = {}
+        # Oldest write first, so forgetting stale entries stops at the first recent one.
+        self._written: OrderedDict[str, float] = OrderedDict()
 
     def last_write(self, user_id: str) -> float:
         """``time.monotonic()`` of this process's last write of the user (0 if none recent)."""
@@ -32,9 +34,13 @@ class UserLocks:
         """Record a write of the user, forgetting writes too old to matter."""
         now = time.monotonic()
         self._written[user_id] = now
-        if len(self._written) > 10_000:
-            cutoff = now - self._FORGET_AFTER
-            self._written = {u: t for u, t in self._written.items() if t >= cutoff}
+        self._written.move_to_end(user_id)
+        cutoff = now - self._FORGET_AFTER
+        while self._written:
+            oldest, written_at = next(iter(self._written.items()))
+            if written_at >= cutoff:
+                break
+            del self._written[oldest]
 
     @asynccontextmanager
     async def hold(self, user_id: str) -> AsyncIterator[None]:

@@ -348,3 +348,17 @@ def test_platform_variables_sharing_the_prefix_are_left_alone() -> None:
     # Kubernetes injects these for a Service named scim-proxy.
     env = {"SCIM_PROXY_PORT": "tcp://10.0.0.1:8080", "SCIM_PROXY_SERVICE_HOST": "10.0.0.1"}
     assert load_settings(environ=env) == load_settings(environ={})
+
+
+def test_service_link_variables_of_other_services_are_left_alone() -> None:
+    env = {
+        "SCIM_PROXY_METRICS_SERVICE_HOST": "10.0.0.2",
+        "SCIM_PROXY_METRICS_PORT": "tcp://10.0.0.2:80",
+        "SCIM_PROXY_SERVER_PORT_80_TCP": "tcp://10.0.0.3:80",
+    }
+    assert load_settings(environ=env) == load_settings(environ={})
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://host:99999", "http://:80"])
+def test_an_unusable_upstream_url_is_a_config_error(url: str) -> None:
+    config_error("upstream.base_url", {"SCIM_PROXY_UPSTREAM_BASE_URL": url})

@@ -23,6 +23,7 @@ from structlog.testing import capture_logs
 from scim_proxy.directory import NewUser, UserChanges
 from scim_proxy.ops.context import RequestStats, request_stats, start_request_stats
 from scim_proxy.telemetrytv import (
+    AuthScheme,
     Conflict,
     ConnectionFailed,
     Forbidden,
@@ -224,19 +225,21 @@ async def test_retries_are_counted_on_the_request(api: Api) -> None:
 # -- a write that must not be repeated once sent -------------------------------------
 
 
-async def test_a_membership_write_is_retried_when_it_provably_never_left(api: Api) -> None:
-    route = api.router.patch(f"/users/{USER_ID}").mock(
-        side_effect=[httpx.ConnectError, user_response()]
-    )
+@pytest.mark.parametrize(
+    ("failure", "cls"),
+    [(httpx.ConnectError, ConnectionFailed), (httpx.Response(429), RateLimited)],
+)
+async def test_a_membership_write_is_never_retried_by_the_adapter(
+    api: Api, failure: Any, cls: type[UpstreamError]
+) -> None:
+    # Even a write that provably never left, or a 429, is not sent again after a wait:
+    # its list would be stale by then. The membership loop re-reads and re-applies.
+    route = api.router.patch(f"/users/{USER_ID}").mock(side_effect=[failure, user_response()])
     changes = UserChanges(group_ids=(GROUP_ID,))
-    user, _ = await in_request(
-        lambda: api.session.update_user(USER_ID, changes, retry_after_send=False)
-    )
-    assert user.id == USER_ID
-    assert route.call_count == 2
-    assert [orjson.loads(c.request.content) for c in route.calls] == [
-        {"user_group_ids": [GROUP_ID]}
-    ] * 2
+    with pytest.raises(cls):
+        await in_request(lambda: api.session.update_user(USER_ID, changes, retry_after_send=False))
+    assert route.call_count == 1
+    assert orjson.loads(route.calls[0].request.content) == {"user_group_ids": [GROUP_ID]}
 
 
 @pytest.mark.parametrize(
@@ -478,3 +481,61 @@ def _connector_error() -> aiohttp.ClientConnectorError:
 )
 def test_only_a_failure_to_connect_is_provably_unsent(exc: httpx.HTTPError, unsent: bool) -> None:
     assert provably_unsent(exc) is unsent
+
+
+# -- found by review: lost deletes, old resources, the slot wait, Basic echoes --------
+
+
+@pytest.mark.parametrize(
+    ("delete", "path"),
+    [("delete_user", f"/users/{USER_ID}"), ("delete_group", f"/user-groups/{GROUP_ID}")],
+)
+async def test_a_delete_whose_reply_was_lost_is_done_when_the_retry_meets_404(
+    api: Api, delete: str, path: str
+) -> None:
+    route = api.router.delete(path).mock(
+        side_effect=[httpx.ReadTimeout, httpx.Response(404, json={"error": "Not found"})]
+    )
+    target = USER_ID if delete == "delete_user" else GROUP_ID
+    await in_request(lambda: getattr(api.session, delete)(target))
+    assert route.call_count == 2
+
+
+async def test_a_first_delete_meeting_404_is_still_not_found(api: Api) -> None:
+    api.router.delete(f"/users/{USER_ID}").respond(404, json={"error": "Not found"})
+    error, _ = await failing_request(lambda: api.session.delete_user(USER_ID))
+    assert isinstance(error, NotFound)
+
+
+async def test_a_lost_reply_create_never_claims_an_old_or_built_in_group(api: Api) -> None:
+    api.router.post("/user-groups").mock(
+        side_effect=[httpx.Response(503), httpx.Response(409, json=NAME_TAKEN)]
+    )
+    old = {**GROUP, "created_at": "2020-01-01T00:00:00Z"}
+    api.router.get("/user-groups").respond(200, json=[old])
+    error, _ = await failing_request(lambda: api.session.create_group("Editors"))
+    assert isinstance(error, Conflict)
+
+
+async def test_waiting_for_an_upstream_slot_counts_against_the_budget() -> None:
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        router.get(f"/users/{USER_ID}").respond(200, json=USER)
+        tv = TelemetryTV(httpx.AsyncClient(), base_url=BASE, max_concurrent_calls=1)
+        await tv.gate.acquire()  # the only slot is taken and never given back
+        error, _ = await failing_request(lambda: tv.session(TOKEN).get_user(USER_ID), budget=0.05)
+        assert isinstance(error, UpstreamTimeout)
+        assert error.request_sent is False
+        assert not router.calls
+        await tv.aclose()
+
+
+async def test_a_basic_credential_echoed_upstream_is_redacted() -> None:
+    with respx.mock(base_url=BASE) as router:
+        tv = TelemetryTV(httpx.AsyncClient(), base_url=BASE, auth_scheme=AuthScheme.basic)
+        session = tv.session(TOKEN)
+        echo = session._headers["Authorization"]
+        router.get(f"/users/{USER_ID}").respond(400, json={"error": f"bad header {echo}"})
+        error, _ = await failing_request(lambda: session.get_user(USER_ID))
+        assert echo.partition(" ")[2] not in error.message
+        assert TOKEN not in error.message
+        await tv.aclose()
