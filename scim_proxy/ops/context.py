@@ -29,10 +29,6 @@ class RequestStats:
     """``time.monotonic()`` by which the request must be answered, if it has a budget."""
     token_fingerprint: str | None = None
     """A keyed hash of the request's API token (never the token)."""
-    wait_before_next: float = 0.0
-    """Seconds the retry policy waited before the upstream attempt about to be made."""
-    retry_after_honoured: bool = False
-    """Whether that wait was TelemetryTV's ``Retry-After``."""
     filter_text: str | None = None
     """The list request's filter, logged only when values are allowed in logs."""
 
@@ -75,3 +71,24 @@ def note_quirk(name: str) -> None:
     stats = _current.get()
     if stats is not None:
         stats.note_quirk(name)
+
+
+_next_attempt_wait: ContextVar[tuple[float, bool]] = ContextVar(
+    "scim_proxy_next_attempt_wait", default=(0.0, False)
+)
+
+
+def set_next_attempt_wait(seconds: float, retry_after_honoured: bool) -> None:
+    """Record the wait before the next upstream attempt of the call running in this task.
+
+    A context variable rather than the request's bookkeeping: concurrent upstream calls
+    of one request (a membership push) run in tasks of their own, each with its own wait.
+    """
+    _next_attempt_wait.set((seconds, retry_after_honoured))
+
+
+def take_next_attempt_wait() -> tuple[float, bool]:
+    """The wait before this attempt (seconds, whether it was ``Retry-After``), then reset."""
+    wait = _next_attempt_wait.get()
+    _next_attempt_wait.set((0.0, False))
+    return wait

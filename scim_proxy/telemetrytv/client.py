@@ -24,7 +24,7 @@ import orjson
 import structlog
 
 from ..directory import DirectoryGroup, DirectoryUser, NewUser, Page, UserChanges
-from ..ops.context import request_stats
+from ..ops.context import request_stats, take_next_attempt_wait
 from ..ops.metrics import UPSTREAM_CALLS, UPSTREAM_LATENCY
 from .auth import AuthScheme, authorization_header
 from .breaker import CircuitBreaker
@@ -470,19 +470,18 @@ class TelemetryTVSession:
             elapsed = time.perf_counter() - started
             UPSTREAM_CALLS.labels(template, method, str(status or 0)).inc()
             UPSTREAM_LATENCY.labels(template, method).observe(elapsed)
-            stats = request_stats()
+            wait, honoured = take_next_attempt_wait()
             log.info(
                 "upstream_call",
-                request_id=stats.request_id,
+                request_id=request_stats().request_id,
                 method=method,
                 path=template,
                 status=status,
                 attempt=attempt_number,
                 duration_ms=round(elapsed * 1000, 2),
-                wait_before_ms=round(stats.wait_before_next * 1000, 1),
-                retry_after_honoured=stats.retry_after_honoured,
+                wait_before_ms=round(wait * 1000, 1),
+                retry_after_honoured=honoured,
             )
-            stats.wait_before_next, stats.retry_after_honoured = 0.0, False
 
 
 __all__ = [

@@ -28,7 +28,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from ..ops.context import request_stats
+from ..ops.context import request_stats, set_next_attempt_wait
 from ..ops.metrics import UPSTREAM_RETRIES
 from .errors import (
     CircuitOpen,
@@ -152,10 +152,8 @@ def _note_retry(retry_state: RetryCallState) -> None:
 
 
 def _record_retry(exc: BaseException | None, *, attempt_number: int, wait: float) -> None:
-    stats = request_stats()
     honoured = isinstance(exc, RateLimited) and exc.retry_after is not None
-    stats.wait_before_next = wait
-    stats.retry_after_honoured = honoured
+    set_next_attempt_wait(wait, honoured)
     UPSTREAM_RETRIES.labels(type(exc).__name__ if exc is not None else "unknown").inc()
     log.info(
         "upstream_retry",

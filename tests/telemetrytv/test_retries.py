@@ -539,3 +539,16 @@ async def test_a_basic_credential_echoed_upstream_is_redacted() -> None:
         assert echo.partition(" ")[2] not in error.message
         assert TOKEN not in error.message
         await tv.aclose()
+
+
+async def test_each_attempt_logs_its_own_wait(api: Api) -> None:
+    api.router.get(f"/users/{USER_ID}").mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "0"}), user_response()]
+    )
+    with capture_logs() as logs:
+        await in_request(lambda: api.session.get_user(USER_ID))
+    attempts = [e for e in logs if e["event"] == "upstream_call"]
+    assert [(e["attempt"], e["retry_after_honoured"]) for e in attempts] == [
+        (1, False),
+        (2, True),
+    ]
