@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -101,7 +102,9 @@ def create_app_from_environment() -> Starlette:
     """The app for a uvicorn worker: settings from ``$SCIM_PROXY_CONFIG`` and the environment."""
     from ..ops.config import load_settings
     from ..ops.logging import configure_logging
+    from ..ops.metrics import forget_this_worker
 
     settings = load_settings()
     configure_logging(settings.logging)
+    atexit.register(forget_this_worker)
     return create_app(settings)

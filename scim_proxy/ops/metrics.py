@@ -69,3 +69,13 @@ def render() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def forget_this_worker() -> None:
+    """On a worker's exit, drop its live gauges from the shared directory.
+
+    Without it an exited worker's last in-flight count (``livesum``) would be added to
+    the live workers' totals until the directory is cleared.
+    """
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
