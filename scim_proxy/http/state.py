@@ -9,6 +9,7 @@ from starlette.requests import Request
 from ..ops.config import Settings
 from ..ops.context import request_stats
 from ..ops.fingerprint import token_fingerprint
+from ..scim.params import ListQuery, list_query
 from ..telemetrytv.client import TelemetryTV, TelemetryTVSession
 from ..translation.user_locks import UserLocks
 from .auth import token_from_header
@@ -47,3 +48,17 @@ def scim_base_url(request: Request) -> str:
     if configured:
         return configured.rstrip("/")
     return str(request.base_url).rstrip("/") + SCIM_PREFIX
+
+
+def read_list_query(request: Request) -> ListQuery:
+    """A list request's filter and paging, within the configured counts.
+
+    The filter is also put on the request's bookkeeping, which logs it only when
+    ``logging.include_values`` allows.
+    """
+    settings = proxy_state(request).settings.scim
+    query = list_query(
+        request.query_params, default_count=settings.default_count, max_count=settings.max_count
+    )
+    request_stats().filter_text = query.filter
+    return query

@@ -7,15 +7,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...ops.context import note_operation, request_stats
+from ...ops.context import note_operation
 from ...scim.messages import list_response
 from ...scim.models import GROUP_READ_ONLY, Group
-from ...scim.params import list_query, response_parameters
+from ...scim.params import response_parameters
 from ...scim.payloads import read_patch, read_resource
 from ...translation.groups import GroupProvisioning, GroupView, wants_members
 from ..body import read_json_object
 from ..responses import no_content, scim_response
-from ..state import proxy_state, scim_base_url, upstream_session
+from ..state import proxy_state, read_list_query, scim_base_url, upstream_session
 
 
 def _groups(request: Request, operation: str) -> GroupProvisioning:
@@ -40,11 +40,7 @@ def _group_response(
 async def list_groups(request: Request) -> Response:
     """GET /Groups: a page of groups, members included unless excluded."""
     groups = _groups(request, "list")
-    settings = proxy_state(request).settings.scim
-    query = list_query(
-        request.query_params, default_count=settings.default_count, max_count=settings.max_count
-    )
-    request_stats().filter_text = query.filter
+    query = read_list_query(request)
     params = response_parameters(Group, request.query_params)
     found, total = await groups.search(query, with_members=wants_members(params))
     resources = [groups.document(g, params, Context.SEARCH_RESPONSE) for g in found]

@@ -8,15 +8,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ...directory import DirectoryUser
-from ...ops.context import note_operation, request_stats
+from ...ops.context import note_operation
 from ...scim.messages import list_response
 from ...scim.models import USER_READ_ONLY, User
-from ...scim.params import list_query, response_parameters
+from ...scim.params import response_parameters
 from ...scim.payloads import read_patch, read_resource
 from ...translation.users import UserProvisioning
 from ..body import read_json_object
 from ..responses import no_content, scim_response
-from ..state import proxy_state, scim_base_url, upstream_session
+from ..state import proxy_state, read_list_query, scim_base_url, upstream_session
 
 
 def _users(request: Request, operation: str) -> UserProvisioning:
@@ -40,11 +40,7 @@ def _user_response(
 async def list_users(request: Request) -> Response:
     """GET /Users: a page of users, optionally filtered."""
     users = _users(request, "list")
-    settings = proxy_state(request).settings.scim
-    query = list_query(
-        request.query_params, default_count=settings.default_count, max_count=settings.max_count
-    )
-    request_stats().filter_text = query.filter
+    query = read_list_query(request)
     params = response_parameters(User, request.query_params)
     found, total = await users.search(query)
     resources = [users.document(u, params, Context.SEARCH_RESPONSE) for u in found]
