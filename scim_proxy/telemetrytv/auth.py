@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import base64
-from enum import StrEnum
 
+from ..ops.config.sections import AuthScheme
 
-class AuthScheme(StrEnum):
-    """The ``Authorization`` scheme the proxy uses towards TelemetryTV."""
-
-    token = "token"  # noqa: S105 - a scheme name, not a secret
-    """``Authorization: Token <token>``: TelemetryTV's documented form (the default)."""
-
-    basic = "basic"
-    """``Authorization: Basic base64("<token>:")``: the token as the user name."""
-
-    bearer = "bearer"
-    """``Authorization: Bearer <token>``: not documented by TelemetryTV."""
+__all__ = ["AuthScheme", "authorization_header"]
 
 
 def authorization_header(scheme: AuthScheme, token: str) -> str:

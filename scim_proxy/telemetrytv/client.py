@@ -13,35 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import httpx
-import orjson
 import structlog
 
 from ..directory import DirectoryGroup, DirectoryUser, NewUser, Page, UserChanges
-from ..ops.context import request_stats, take_next_attempt_wait
-from ..ops.metrics import UPSTREAM_CALLS, UPSTREAM_LATENCY
 from .auth import AuthScheme, authorization_header
 from .breaker import CircuitBreaker
+from .calls import CallOutcome, SessionCalls
 from .errors import (
-    BadResponse,
     Conflict,
-    ConnectionFailed,
-    InvalidRequest,
     NotFound,
     UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
 )
-from .transport import provably_unsent
 from .wire import (
     decode_json,
-    error_from_response,
     group_from_json,
     new_user_json,
     parse_total,
@@ -77,12 +65,6 @@ def _segment(object_id: str, kind: str) -> str:
     if not _SAFE_ID.fullmatch(object_id):
         raise NotFound(f"{kind} not found", status=404)
     return object_id
-
-
-def _scrubbed(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "[redacted]")
-    return text
 
 
 class TooLarge(Exception):
@@ -128,37 +110,8 @@ class TelemetryTV:
         await self.http.aclose()
 
 
-CLOCK_SKEW = timedelta(minutes=2)
-"""How far TelemetryTV's clock may be from ours when judging when a resource was made."""
-
-
-@dataclass
-class _Outcome:
-    """What the attempts of one call went through."""
-
-    maybe_applied: bool = False
-    """An earlier attempt failed after the request may have reached TelemetryTV."""
-    started: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def created_since_start(self, created: datetime | None) -> bool:
-        """Whether a resource was made by this call's attempts, as far as can be told.
-
-        One made before the call started (allowing for clock skew) was someone else's.
-        """
-        return created is None or created >= self.started - CLOCK_SKEW
-
-
-class TelemetryTVSession:
+class TelemetryTVSession(SessionCalls):
     """TelemetryTV's user and user-group operations, acting with one token."""
-
-    def __init__(self, adapter: TelemetryTV, token: str, authorization: str) -> None:
-        self._adapter = adapter
-        self._token = token
-        self._headers = {
-            "Authorization": authorization,
-            "Accept": "application/json",
-            "Content-Type": "application/json",
-        }
 
     # -- users -----------------------------------------------------------------------
 
@@ -231,7 +184,7 @@ class TelemetryTVSession:
         retry meets "email taken", the user is looked up, and if it is the one this call
         meant to create (same email and names) it is returned instead of a conflict.
         """
-        outcome = _Outcome()
+        outcome = CallOutcome()
         try:
             response = await self._call(
                 "POST", "/users", "/users", body=new_user_json(user), outcome=outcome
@@ -293,7 +246,7 @@ class TelemetryTVSession:
 
     async def create_group(self, name: str) -> DirectoryGroup:
         """Create a group and return it as stored; duplicate-safe like :meth:`create_user`."""
-        outcome = _Outcome()
+        outcome = CallOutcome()
         try:
             response = await self._call(
                 "POST", "/user-groups", "/user-groups", body={"name": name}, outcome=outcome
@@ -318,170 +271,6 @@ class TelemetryTVSession:
         """Delete a group; TelemetryTV drops it from its members."""
         path = f"/user-groups/{_segment(group_id, 'User group')}"
         await self._delete("/user-groups/{id}", path)
-
-    async def _delete(self, template: str, path: str) -> None:
-        outcome = _Outcome()
-        try:
-            await self._call("DELETE", template, path, outcome=outcome)
-        except NotFound:
-            # An earlier attempt may have deleted it before its reply was lost.
-            if not outcome.maybe_applied:
-                raise
-
-    # -- transport -------------------------------------------------------------------
-
-    @staticmethod
-    def _array(response: httpx.Response) -> list[Any]:
-        data = decode_json(response.content)
-        if not isinstance(data, list):
-            raise BadResponse("TelemetryTV answered a listing with something other than an array")
-        return data
-
-    async def _call(
-        self,
-        method: str,
-        template: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        body: Mapping[str, Any] | None = None,
-        idempotent: bool = True,
-        retry: bool = True,
-        outcome: _Outcome | None = None,
-    ) -> httpx.Response:
-        adapter = self._adapter
-        url = adapter.base_url + path
-        content = orjson.dumps(body) if body is not None else None
-        # What upstream error text must never pass on: the token, and any password sent.
-        authorization = self._headers["Authorization"]
-        secrets = [s for s in (authorization, authorization.partition(" ")[2], self._token) if s]
-        if body is not None and isinstance(body.get("password"), str) and body["password"]:
-            secrets.append(body["password"])
-        outcome = outcome or _Outcome()
-        attempt_number = 0
-
-        async def attempt() -> httpx.Response:
-            nonlocal attempt_number
-            attempt_number += 1
-            stats = request_stats()
-            remaining = stats.remaining()
-            if remaining is not None and remaining <= 0:
-                raise UpstreamTimeout("the request's time budget is used up", request_sent=False)
-            probing = adapter.breaker.before_call()
-            stats.upstream_calls += 1
-            if attempt_number > 1:
-                stats.upstream_retries += 1
-            try:
-                response = await self._exchange(
-                    method, url, template, params, content, remaining, attempt_number
-                )
-            except UpstreamUnavailable as exc:
-                adapter.breaker.record_failure()
-                outcome.maybe_applied |= exc.request_sent
-                raise
-            except BaseException:
-                if probing:
-                    adapter.breaker.abandon()
-                raise
-            status = response.status_code
-            if status >= 500:
-                adapter.breaker.record_failure()
-                outcome.maybe_applied = True
-            else:
-                adapter.breaker.record_success()
-            if not 200 <= status < 300:
-                error = error_from_response(status, response.headers, response.content)
-                # Upstream text is passed on to admins; never let it carry a secret.
-                for secret in secrets:
-                    error.message = error.message.replace(secret, "[redacted]")
-                if isinstance(error, InvalidRequest):
-                    error.fields = {
-                        name: _scrubbed(text, secrets) for name, text in error.fields.items()
-                    }
-                raise error
-            return response
-
-        if not retry:
-            return await attempt()
-        return await adapter.attempts.run(attempt, idempotent=idempotent)
-
-    async def _acquire_slot(self, remaining: float | None) -> None:
-        """Wait for a slot under the process's cap on upstream calls, within the budget."""
-        gate = self._adapter.gate
-        if remaining is None:
-            await gate.acquire()
-            return
-        try:
-            async with asyncio.timeout(remaining):
-                await gate.acquire()
-        except TimeoutError:
-            raise UpstreamTimeout(
-                "no upstream slot came free within the request's time budget",
-                request_sent=False,
-            ) from None
-
-    async def _exchange(
-        self,
-        method: str,
-        url: str,
-        template: str,
-        params: Mapping[str, Any] | None,
-        content: bytes | None,
-        remaining: float | None,
-        attempt_number: int,
-    ) -> httpx.Response:
-        """One HTTP exchange, as an upstream error when no answer came back."""
-        adapter = self._adapter
-        started = time.perf_counter()
-        status: int | None = None
-        try:
-            await self._acquire_slot(remaining)
-            try:
-                # Within the request's budget: a shorter timeout when less time is left.
-                remaining = request_stats().remaining()
-                timeout = (
-                    httpx.Timeout(max(remaining, 0.001))
-                    if remaining is not None and remaining < adapter.read_timeout
-                    else httpx.USE_CLIENT_DEFAULT
-                )
-                response = await adapter.http.request(
-                    method,
-                    url,
-                    params=params,
-                    content=content,
-                    headers=self._headers,
-                    timeout=timeout,
-                )
-            finally:
-                adapter.gate.release()
-            status = response.status_code
-            return response
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout(
-                f"TelemetryTV did not answer in time ({method})",
-                request_sent=not provably_unsent(exc),
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise ConnectionFailed(
-                f"could not reach TelemetryTV ({type(exc).__name__})",
-                request_sent=not provably_unsent(exc),
-            ) from exc
-        finally:
-            elapsed = time.perf_counter() - started
-            UPSTREAM_CALLS.labels(template, method, str(status or 0)).inc()
-            UPSTREAM_LATENCY.labels(template, method).observe(elapsed)
-            wait, honoured = take_next_attempt_wait()
-            log.info(
-                "upstream_call",
-                request_id=request_stats().request_id,
-                method=method,
-                path=template,
-                status=status,
-                attempt=attempt_number,
-                duration_ms=round(elapsed * 1000, 2),
-                wait_before_ms=round(wait * 1000, 1),
-                retry_after_honoured=honoured,
-            )
 
 
 __all__ = [

@@ -8,18 +8,13 @@ requests/s as concurrency rose from 1 to 32, while the aiohttp transport held ab
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from ..ops.config.sections import TransportKind
 
-class TransportKind(StrEnum):
-    """Which transport carries upstream calls."""
-
-    aiohttp = "aiohttp"
-    httpx = "httpx"
+__all__ = ["TransportKind", "build_http_client", "provably_unsent"]
 
 
 def build_http_client(

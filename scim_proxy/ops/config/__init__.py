@@ -1,0 +1,39 @@
+"""Configuration: the settings (``sections``), how they are read (``loading``) and checked
+(``validation``). Import from here; the split is for readers, not callers."""
+
+from .loading import CONFIG_ENV, ENV_PREFIX, load_settings
+from .sections import (
+    AuthScheme,
+    Deactivation,
+    GroupSettings,
+    LogFormat,
+    LoggingSettings,
+    MetricsSettings,
+    ScimSettings,
+    ServerSettings,
+    Settings,
+    TransportKind,
+    UpstreamSettings,
+    UserSettings,
+)
+from .validation import ConfigError, validate
+
+__all__ = [
+    "CONFIG_ENV",
+    "ENV_PREFIX",
+    "AuthScheme",
+    "ConfigError",
+    "Deactivation",
+    "GroupSettings",
+    "LogFormat",
+    "LoggingSettings",
+    "MetricsSettings",
+    "ScimSettings",
+    "ServerSettings",
+    "Settings",
+    "TransportKind",
+    "UpstreamSettings",
+    "UserSettings",
+    "load_settings",
+    "validate",
+]

@@ -1,0 +1,142 @@
+"""Reading the settings: a TOML file, overridden key by key by environment variables.
+
+Every key lives in a section (``[upstream] base_url``) and can be overridden by
+``SCIM_PROXY_<SECTION>_<KEY>`` (``SCIM_PROXY_UPSTREAM_BASE_URL``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import fields
+from enum import Enum
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from .sections import Settings
+from .validation import ConfigError, validate
+
+ENV_PREFIX = "SCIM_PROXY_"
+CONFIG_ENV = "SCIM_PROXY_CONFIG"
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the TOML file (``path``, else ``$SCIM_PROXY_CONFIG``, else none) and the environment."""
+    environ = os.environ if environ is None else environ
+    named_by = "--config"
+    if not path and environ.get(CONFIG_ENV):
+        path, named_by = environ[CONFIG_ENV], CONFIG_ENV
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            with Path(path).open("rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(
+                f"Configuration file {str(path)!r} (from {named_by}) does not exist: "
+                f"fix the path, or unset {named_by}"
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"Configuration file {str(path)!r} is not valid TOML: {exc}"
+            ) from None
+    sections: dict[str, Any] = {}
+    for section_field in fields(Settings):
+        section_type = get_type_hints(Settings)[section_field.name]
+        raw = data.pop(section_field.name, {})
+        if not isinstance(raw, dict):
+            raise ConfigError(f"[{section_field.name}] must be a table of keys")
+        sections[section_field.name] = _section(section_field.name, section_type, raw, environ)
+    if data:
+        raise ConfigError(
+            f"Unknown configuration section(s): {', '.join(sorted(data))}; "
+            f"known sections are {', '.join(f.name for f in fields(Settings))}"
+        )
+    _refuse_unknown_variables(environ)
+    settings = Settings(**sections)
+    validate(settings)
+    return settings
+
+
+def _platform_variable(name: str) -> bool:
+    """Kubernetes' service-link variables (``SCIM_PROXY_METRICS_SERVICE_HOST``...)."""
+    return "_SERVICE_" in name or name.endswith("_PORT") or "_PORT_" in name
+
+
+def _refuse_unknown_variables(environ: Mapping[str, str]) -> None:
+    """A mistyped override would be silently ignored: refuse it, as unknown file keys are."""
+    # Only names shaped like an override count: Kubernetes, for one, injects
+    # SCIM_PROXY_PORT and SCIM_PROXY_SERVICE_HOST for a Service named scim-proxy.
+    known: set[str] = set()
+    prefixes = []
+    for section_field in fields(Settings):
+        section_type = get_type_hints(Settings)[section_field.name]
+        prefix = f"{ENV_PREFIX}{section_field.name}_".upper()
+        prefixes.append(prefix)
+        known |= {f"{prefix}{f.name}".upper() for f in fields(section_type)}
+    unknown = sorted(
+        k
+        for k in environ
+        if k.upper().startswith(tuple(prefixes))
+        and k.upper() not in known
+        and not _platform_variable(k.upper())
+    )
+    if unknown:
+        raise ConfigError(
+            f"Unknown environment variable(s) {', '.join(unknown)}: check the spelling against "
+            "config.example.toml (SCIM_PROXY_<SECTION>_<KEY>)"
+        )
+
+
+def _section(name: str, section_type: Any, raw: dict[str, Any], environ: Mapping[str, str]) -> Any:
+    hints = get_type_hints(section_type)
+    known = {f.name for f in fields(section_type)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(
+            f"Unknown key(s) in [{name}]: {', '.join(sorted(unknown))}; "
+            f"known keys are {', '.join(sorted(known))}"
+        )
+    values: dict[str, Any] = {}
+    for key in known:
+        env_name = f"{ENV_PREFIX}{name}_{key}".upper()
+        if env_name in environ:
+            values[key] = _coerce(f"{env_name}", hints[key], environ[env_name], from_env=True)
+        elif key in raw:
+            values[key] = _coerce(f"{name}.{key}", hints[key], raw[key], from_env=False)
+    return section_type(**values)
+
+
+def _coerce(setting: str, kind: Any, value: Any, *, from_env: bool) -> Any:
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        choices = ", ".join(str(m.value) for m in kind)
+        try:
+            return kind(str(value).strip().lower())
+        except ValueError:
+            raise ConfigError(f"{setting} = {value!r} is not valid: use one of {choices}") from None
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if from_env and str(value).strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if from_env and str(value).strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{setting} = {value!r} is not valid: use true or false")
+    if kind is int or kind is float:
+        what = "a whole number" if kind is int else "a number of seconds"
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if kind is int and not isinstance(value, int):
+                raise ConfigError(f"{setting} = {value!r} is not valid: use {what}")
+            return kind(value)
+        if from_env:
+            try:
+                return kind(str(value).strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{setting} = {value!r} is not valid: use {what}")
+    if not isinstance(value, str):
+        raise ConfigError(f"{setting} = {value!r} is not valid: use a string")
+    return value

@@ -1,0 +1,175 @@
+"""The settings themselves: one frozen dataclass per ``[section]``, and the choices they name.
+
+The choices (``Deactivation``, ``AuthScheme``...) are plain names here; the layer that acts
+on one (the TelemetryTV adapter for ``AuthScheme`` and ``TransportKind``) imports it from
+here, so configuration never reaches up into the layers it configures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .validation import validate
+
+
+class Deactivation(StrEnum):
+    """What ``active: false`` does to the TelemetryTV user."""
+
+    disable = "disable"
+    """Set the user's ``disabled`` flag; the user stays readable (Okta expects this)."""
+
+    delete = "delete"
+    """Delete the user; a later reactivation cannot bring it back."""
+
+
+class AuthScheme(StrEnum):
+    """The ``Authorization`` scheme the proxy uses towards TelemetryTV."""
+
+    token = "token"  # noqa: S105 - a scheme name, not a secret
+    """``Authorization: Token <token>``: TelemetryTV's documented form (the default)."""
+
+    basic = "basic"
+    """``Authorization: Basic base64("<token>:")``: the token as the user name."""
+
+    bearer = "bearer"
+    """``Authorization: Bearer <token>``: not documented by TelemetryTV."""
+
+
+class TransportKind(StrEnum):
+    """Which transport carries upstream calls."""
+
+    aiohttp = "aiohttp"
+    httpx = "httpx"
+
+
+class LogFormat(StrEnum):
+    """How log events are written."""
+
+    json = "json"
+    console = "console"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """``[server]``: where the proxy listens and how it names itself."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    """Worker processes (each a full proxy); metrics are aggregated across them."""
+    public_base_url: str = ""
+    """The SCIM base URL clients use, e.g. ``https://scim.example.com/scim/v2``; used in
+    ``meta.location`` and ``Location``. Empty: derived from each request's own URL."""
+    request_budget_seconds: float = 40.0
+    """Time one inbound request may take, retries included (Okta gives up at 60 s)."""
+    max_body_bytes: int = 1_048_576
+    """Largest request body read; larger ones get 413."""
+    body_timeout_seconds: float = 10.0
+    """Time a client has to send its request body; slower ones get 408."""
+    keep_alive_seconds: float = 5.0
+    """Idle time before a kept-alive client connection is closed."""
+    shutdown_grace_seconds: float = 20.0
+    """On SIGTERM, time in-flight requests get to finish before the process exits."""
+
+
+@dataclass(frozen=True)
+class UpstreamSettings:
+    """``[upstream]``: how TelemetryTV is reached."""
+
+    base_url: str = "https://api.telemetrytv.com"
+    auth_scheme: AuthScheme = AuthScheme.token
+    transport: TransportKind = TransportKind.aiohttp
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    pool_size: int = 100
+    page_size: int = 100
+    """``per_page`` for the listings the proxy walks, and the largest SCIM ``count``."""
+    max_concurrent_calls: int = 64
+    """Upstream calls one process makes at once, across all requests."""
+    retry_attempts: int = 4
+    """Attempts of one upstream call, the first included."""
+    retry_initial_backoff_seconds: float = 0.2
+    retry_max_backoff_seconds: float = 5.0
+    breaker_failures: int = 5
+    """Consecutive upstream failures that open the circuit breaker."""
+    breaker_cooldown_seconds: float = 10.0
+    """How long an open breaker answers 503 at once before letting a probe through."""
+    insecure_skip_tls_verify: bool = False
+    """Skip TLS certificate verification of TelemetryTV: only against a test upstream."""
+
+
+@dataclass(frozen=True)
+class ScimSettings:
+    """``[scim]``: SCIM protocol limits."""
+
+    default_count: int = 100
+    max_count: int = 100
+    filter_scan_limit: int = 2000
+    """How many users a filter with no keyed lookup may be evaluated over."""
+
+
+@dataclass(frozen=True)
+class UserSettings:
+    """``[users]``: how SCIM users map onto TelemetryTV users."""
+
+    deactivation: Deactivation = Deactivation.disable
+
+
+@dataclass(frozen=True)
+class GroupSettings:
+    """``[groups]``: how membership changes are written (see docs/memberships.md)."""
+
+    member_concurrency: int = 8
+    """Membership updates one request runs at once."""
+    settle_seconds: float = 1.0
+    """Wait after a round of membership writes before reading them back to verify."""
+    max_read_age_seconds: float = 0.25
+    """A user read older than this is read again before its memberships are written."""
+    verify_rounds: int = 6
+    """Write-and-verify rounds before a membership change is reported as failed."""
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """``[metrics]``: the Prometheus endpoint."""
+
+    enabled: bool = True
+    """Serve ``/metrics``."""
+    token: str = ""
+    """When set, ``/metrics`` wants ``Authorization: Bearer <token>``."""
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """``[logging]``: what the proxy logs and how."""
+
+    level: str = "info"
+    format: LogFormat = LogFormat.json
+    fingerprint_key: str = ""
+    """Key of the token fingerprint in logs (a keyed hash); set the same on every replica
+    so a token has one fingerprint everywhere. Empty: a built-in key."""
+    include_values: bool = False
+    """Log personal values (the filter text) for debugging; off: names and hashes only."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings of one proxy process."""
+
+    server: ServerSettings = field(default_factory=ServerSettings)
+    upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
+    scim: ScimSettings = field(default_factory=ScimSettings)
+    users: UserSettings = field(default_factory=UserSettings)
+    groups: GroupSettings = field(default_factory=GroupSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+
+    def replace(self, section: str, **values: Any) -> Settings:
+        """A copy with some keys of one section changed, validated again."""
+        updated = dataclasses.replace(getattr(self, section), **values)
+        settings = dataclasses.replace(self, **{section: updated})
+        validate(settings)
+        return settings
