@@ -33,11 +33,10 @@ from ...scim.errors import ScimError
 from ..allowlist import TokenAllowlist, token_sha256
 from ..auth import token_from_header, token_not_allowed
 from ..errors import render_scim_error
+from ..state import SCIM_PREFIX
 from ..throttle import FailureThrottle, ProvenTokens, client_key
 
 log = structlog.get_logger("scim_proxy.auth")
-
-SCIM_PREFIX = "/scim/v2"
 
 
 def _authorization(scope: Scope) -> str | None:
