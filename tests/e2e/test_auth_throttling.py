@@ -111,6 +111,10 @@ async def test_throttling_starts_at_the_limit_and_ends_with_the_window(
         # A missing token is throttled the same, and so is a token-less request.
         assert (await get(http, None, ATTACKER)).status_code == 429
 
+        # Probes and scrapes are never throttled.
+        assert (
+            await http.get("http://proxy.test/healthz", headers={"X-Forwarded-For": ATTACKER})
+        ).status_code == 200
         # Other addresses are not affected; the allowed token never is, from any address.
         assert (await get(http, STRANGER, NEIGHBOUR)).status_code == 401
         assert (await get(http, TOKEN, ATTACKER)).status_code == 200

@@ -135,3 +135,15 @@ async def test_upstream_401s_never_open_the_breaker(
     assert app.state.proxy.upstream.breaker.state.value == "closed"
     async with client(app, TOKEN) as http:
         assert (await http.get("/Users", params={"count": 1})).status_code == 200
+
+
+async def test_every_path_but_health_and_metrics_is_guarded(
+    allowlisted: Starlette, upstream_calls: Callable[[], list[tuple[str, str]]]
+) -> None:
+    async with client(allowlisted, STRANGER) as http:
+        for path in ("/scim/v2/Users", "/SCIM/v2/Users", "//scim//v2/Users/", "/Users", "/"):
+            response = await http.get(f"http://proxy.test{path}")
+            assert response.status_code == 401, path
+        assert (await http.get("http://proxy.test/healthz")).status_code == 200
+        assert (await http.get("http://proxy.test/metrics")).status_code == 200
+    assert upstream_calls() == []

@@ -1,4 +1,4 @@
-"""The gate in front of ``/scim/v2``: the token allowlist and failed-authentication throttling.
+"""The gate in front of the SCIM endpoints: the token allowlist and failed-auth throttling.
 
 Runs inside the request-context middleware (so its answers carry a request id and are
 logged as ``request`` events) and before routing, so that a refused or throttled request
@@ -33,10 +33,14 @@ from ...scim.errors import ScimError
 from ..allowlist import TokenAllowlist, token_sha256
 from ..auth import token_from_header, token_not_allowed
 from ..errors import render_scim_error
-from ..state import SCIM_PREFIX
+from ..routes import health
 from ..throttle import FailureThrottle, ProvenTokens, client_key
 
 log = structlog.get_logger("scim_proxy.auth")
+
+_UNGUARDED = frozenset(route.path for route in health.routes)
+"""``/healthz``, ``/readyz``, ``/metrics``: no TelemetryTV token (probes, scrapes). Every
+other path is guarded, so no spelling of a SCIM path can slip past the allowlist."""
 
 
 def _authorization(scope: Scope) -> str | None:
@@ -96,7 +100,7 @@ class AuthGuardMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection scope."""
-        if scope["type"] != "http" or not scope["path"].startswith(SCIM_PREFIX):
+        if scope["type"] != "http" or scope["path"] in _UNGUARDED:
             await self.app(scope, receive, send)
             return
         header = _authorization(scope)
