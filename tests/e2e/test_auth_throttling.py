@@ -228,3 +228,21 @@ async def test_a_flood_of_distinct_addresses_keeps_the_table_bounded(
         assert len(guard.throttle) <= 100
     now = REGISTRY.get_sample_value("scim_proxy_auth_clients_forgotten_total") or 0.0
     assert now - forgotten >= 900
+
+
+async def test_an_allowed_token_telemetrytv_refuses_is_logged_but_never_throttled(
+    simulator: Starlette, upstream_calls: Calls
+) -> None:
+    # The operator allowlisted a token TelemetryTV has since revoked.
+    settings = proxy_settings().replace(
+        "auth", allowed_token_sha256=(token_sha256(STRANGER),), failure_limit=LIMIT
+    )
+    app = app_for(simulator, settings)
+    before = refusals("upstream_rejected")
+    with capture_logs() as events:
+        async with scim(app) as http:
+            statuses = [(await get(http, STRANGER, ATTACKER)).status_code for _ in range(LIMIT * 2)]
+    assert statuses == [401] * (LIMIT * 2)
+    assert len(upstream_calls()) == LIMIT * 2
+    assert refusals("upstream_rejected") - before == LIMIT * 2
+    assert {e["reason"] for e in events if e["event"] == "auth_refused"} == {"upstream_rejected"}
