@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import os
 import signal
 import sys
@@ -59,6 +60,8 @@ def _uvicorn_config(
         access_log=False,
         log_level="warning",
         lifespan="on",
+        # The app takes X-Forwarded-* from auth.trusted_proxies itself (http/app.py).
+        proxy_headers=False,
         timeout_keep_alive=max(1, round(server.keep_alive_seconds)),
         # SIGTERM: stop accepting, let in-flight requests finish, then exit.
         timeout_graceful_shutdown=max(1, round(server.shutdown_grace_seconds)),
@@ -118,6 +121,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
         http="httptools",
         access_log=False,
         log_level="warning",
+        proxy_headers=False,
         timeout_keep_alive=max(1, round(server.keep_alive_seconds)),
         timeout_graceful_shutdown=max(1, round(server.shutdown_grace_seconds)),
     )
@@ -196,6 +200,7 @@ def demo(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     """Probe a TelemetryTV account against the contract; non-zero if the proxy cannot work."""
+    from .http.allowlist import allowlist_finding
     from .telemetrytv.probe import run_probe
     from .telemetrytv.transport import build_http_client
 
@@ -221,6 +226,7 @@ def check(args: argparse.Namespace) -> int:
             return await run_probe(http, upstream.base_url, token, upstream.auth_scheme)
 
     findings = asyncio.run(probe())
+    findings.append(allowlist_finding(settings.auth.allowed_token_sha256, token))
     print(f"Checking {upstream.base_url} (auth scheme {upstream.auth_scheme.value})")
     for finding in findings:
         mark = "PASS" if finding.passed else ("FAIL" if finding.critical else "WARN")
@@ -233,6 +239,29 @@ def check(args: argparse.Namespace) -> int:
         else f"The proxy cannot work with this account: {len(unusable)} critical item(s) failed."
     )
     return 1 if unusable else 0
+
+
+def token_sha256(args: argparse.Namespace) -> int:
+    """Print the SHA-256 of the token on stdin, for ``auth.allowed_token_sha256``."""
+    from .http.allowlist import token_sha256 as digest_of
+    from .http.auth import well_formed_token
+
+    # Never from argv: a command line is visible to every user of the machine and kept in
+    # shell history. A terminal gets a prompt that does not echo.
+    if sys.stdin.isatty():
+        text = getpass.getpass("TelemetryTV API token (not echoed): ")
+    else:
+        text = sys.stdin.read()
+    token = text.strip()
+    if not well_formed_token(token):
+        print(
+            "scim-proxy token-sha256: stdin holds no token (one line of visible ASCII, "
+            "e.g. `scim-proxy token-sha256 < token-file`)",
+            file=sys.stderr,
+        )
+        return 2
+    print(digest_of(token))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -266,6 +295,12 @@ def build_parser() -> argparse.ArgumentParser:
     check_cmd.add_argument("--upstream", help="TelemetryTV API base URL (upstream.base_url)")
     check_cmd.add_argument("--config", help="TOML configuration file (default $SCIM_PROXY_CONFIG)")
     check_cmd.set_defaults(handler=check)
+
+    digest_cmd = commands.add_parser(
+        "token-sha256",
+        help="print the SHA-256 of the API token read from stdin (for auth.allowed_token_sha256)",
+    )
+    digest_cmd.set_defaults(handler=token_sha256)
 
     sim_cmd = commands.add_parser("simulator", help="run the TelemetryTV simulator alone")
     sim_cmd.add_argument("--host", default="127.0.0.1", help="address (127.0.0.1)")

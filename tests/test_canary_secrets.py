@@ -378,3 +378,44 @@ def test_the_search_finds_a_canary_wherever_it_is(capture: Capture) -> None:
     structlog.get_logger("canary.self_test").info("probe", note=f"x{CANARY_PASSWORD}x")
     with pytest.raises(AssertionError, match="leaked"):
         assert_no_secret_in(capture.everything())
+
+
+# -- the allowlist and throttling ----------------------------------------------------
+
+
+async def test_refused_and_throttled_tokens_and_their_digests_appear_nowhere(
+    capture: Capture,
+) -> None:
+    from scim_proxy.http.allowlist import token_sha256
+
+    stranger = f"{TOKEN_PREFIX}-stranger-5d0c"
+    digests = [token_sha256(CANARY_TOKEN), token_sha256(stranger)]
+    simulator = canary_simulator()
+    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
+    for allow in (True, False):
+        settings = proxy_settings().replace(
+            "auth", allowed_token_sha256=(digests[0],) if allow else (), failure_limit=3
+        )
+        app = create_app(settings, http_client=upstream)
+        async with proxy_client(app, capture) as http:
+            # Without an allowlist, this proves the IdP's token before the guessing starts.
+            assert (await http.get("/Users", params={"count": 1})).status_code == 200
+        async with proxy_client(app, capture, f"Bearer {stranger}") as http:
+            statuses = [(await http.get("/Users")).status_code for _ in range(4)]
+            assert statuses == [401, 401, 401, 429]
+            assert (await http.get("/Users", headers={"Authorization": ""})).status_code == 429
+        async with proxy_client(app, capture) as http:
+            assert (await http.get("/Users", params={"count": 1})).status_code == 200
+            metrics = await http.get("http://proxy.test/metrics")
+            assert 'scim_proxy_auth_refusals_total{reason="throttled"}' in metrics.text
+    events = capture.log_events()
+    assert {e["reason"] for e in events if e["event"] == "auth_refused"} == {
+        "not_allowed",
+        "upstream_rejected",
+    }
+    assert any(e["event"] == "auth_throttle_started" for e in events)
+    everything = capture.everything()
+    assert_no_secret_in(everything)
+    for digest in digests:
+        assert digest not in everything
+        assert digest[:16] not in everything

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import atexit
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -11,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ..ops.config import Settings
 from ..scim.errors import ScimError
@@ -20,6 +22,7 @@ from ..telemetrytv.retries import RetryingAttempts
 from ..telemetrytv.transport import build_http_client
 from ..translation.user_locks import UserLocks
 from .errors import http_error_handler, scim_error_handler
+from .middleware.auth_guard import AuthGuardMiddleware
 from .middleware.request_context import RequestContextMiddleware
 from .routes import discovery, groups, health, unsupported, users
 from .state import SCIM_PREFIX, ProxyState
@@ -58,12 +61,16 @@ def build_upstream(
 
 
 def create_app(
-    settings: Settings | None = None, *, http_client: httpx.AsyncClient | None = None
+    settings: Settings | None = None,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     """The scim-proxy ASGI app.
 
     ``http_client`` lets tests send upstream calls somewhere else (the simulator
-    in-process, a respx mock) while every other part stays as in production.
+    in-process, a respx mock) while every other part stays as in production; ``clock``
+    is what failed-authentication throttling measures its windows with.
     """
     settings = settings or Settings()
     state = ProxyState(
@@ -84,10 +91,19 @@ def create_app(
     app = Starlette(
         routes=[*health.routes, *scim_routes],
         middleware=[
+            # The client address and scheme from X-Forwarded-* of trusted proxies only
+            # (uvicorn's own is turned off in `serve`, so the setting decides everywhere).
+            Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.auth.trusted_proxies)),
             Middleware(
                 RequestContextMiddleware,
                 budget=settings.server.request_budget_seconds,
                 include_values=settings.logging.include_values,
+            ),
+            Middleware(
+                AuthGuardMiddleware,
+                settings=settings.auth,
+                fingerprint_key=settings.logging.fingerprint_key,
+                clock=clock,
             ),
         ],
         exception_handlers={ScimError: scim_error_handler, HTTPException: http_error_handler},

@@ -2,7 +2,8 @@
 
 Accepted: ``Bearer <token>`` (what Okta's HTTP Header auth and Entra send),
 ``Token <token>`` (TelemetryTV's own scheme), and ``Basic`` with the token as the user
-name. The token is checked for shape only; TelemetryTV decides whether it is valid.
+name. The token is checked for shape here; the allowlist (``allowlist.py``), when one is
+configured, and then TelemetryTV decide whether it is let in.
 """
 
 from __future__ import annotations
@@ -55,3 +56,17 @@ def _basic_username(credentials: str) -> str | None:
     username, _, password = decoded.partition(":")
     # The token is the user name; some clients put it in the password field instead.
     return username or password or None
+
+
+def token_not_allowed() -> ScimError:
+    """401 for a well-formed token that is not among ``auth.allowed_token_sha256``."""
+    return _unauthorized(
+        "The API token is not one this scim-proxy deployment accepts. Put the TelemetryTV API "
+        "token it serves in the app's provisioning settings, or have the proxy's operator add "
+        "this token's SHA-256 (scim-proxy token-sha256) to auth.allowed_token_sha256."
+    )
+
+
+def well_formed_token(text: str) -> bool:
+    """Whether ``text`` has the shape of a token the proxy would forward."""
+    return _TOKEN.fullmatch(text) is not None

@@ -60,6 +60,17 @@ BREAKER_STATE = Gauge(
     multiprocess_mode="max",
 )
 BREAKER_CODES = {"closed": 0, "half_open": 1, "open": 2}
+AUTH_REFUSALS = Counter(
+    "scim_proxy_auth_refusals_total",
+    "SCIM requests refused for authentication, by reason (missing, malformed, not_allowed, "
+    "upstream_rejected, throttled)",
+    ["reason"],
+)
+AUTH_CLIENTS_FORGOTTEN = Counter(
+    "scim_proxy_auth_clients_forgotten_total",
+    "Client addresses whose failed authentications were forgotten to stay within "
+    "auth.max_tracked_clients",
+)
 
 
 def render() -> tuple[bytes, str]:

@@ -4,6 +4,7 @@
 from .loading import CONFIG_ENV, ENV_PREFIX, load_settings
 from .sections import (
     AuthScheme,
+    AuthSettings,
     Deactivation,
     GroupSettings,
     LogFormat,
@@ -22,6 +23,7 @@ __all__ = [
     "CONFIG_ENV",
     "ENV_PREFIX",
     "AuthScheme",
+    "AuthSettings",
     "ConfigError",
     "Deactivation",
     "GroupSettings",

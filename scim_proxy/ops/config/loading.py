@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from enum import Enum
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_origin, get_type_hints
 
 from .sections import Settings
 from .validation import ConfigError, validate
@@ -111,6 +111,10 @@ def _section(name: str, section_type: Any, raw: dict[str, Any], environ: Mapping
 
 
 def _coerce(setting: str, kind: Any, value: Any, *, from_env: bool) -> Any:
+    origin = get_origin(kind)
+    if origin is list or origin is tuple:
+        # Only lists of strings exist; a tuple field keeps the frozen settings hashable.
+        return origin(_strings(setting, value, from_env=from_env))
     if isinstance(kind, type) and issubclass(kind, Enum):
         choices = ", ".join(str(m.value) for m in kind)
         try:
@@ -140,3 +144,15 @@ def _coerce(setting: str, kind: Any, value: Any, *, from_env: bool) -> Any:
     if not isinstance(value, str):
         raise ConfigError(f"{setting} = {value!r} is not valid: use a string")
     return value
+
+
+def _strings(setting: str, value: Any, *, from_env: bool) -> list[str]:
+    """A list of strings: a TOML array, or a comma-separated environment variable."""
+    if from_env and isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return [item.strip() for item in value if item.strip()]
+    raise ConfigError(
+        f"{setting} is not valid: use a list of strings "
+        "(in an environment variable: comma-separated)"
+    )

@@ -156,6 +156,32 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    """``[auth]``: which tokens are let in, and throttling of failed authentication."""
+
+    allowed_token_sha256: tuple[str, ...] = ()
+    """Hex SHA-256 digests of the TelemetryTV tokens this deployment serves. Empty: every
+    well-formed token is forwarded (TelemetryTV decides). Set: any other token gets a 401
+    with no upstream call."""
+    failure_limit: int = 20
+    """401s a client address may collect within ``failure_window_seconds`` before it is
+    answered 429 until the window passes. 0 turns throttling off."""
+    failure_window_seconds: float = 60.0
+    """The window failures are counted in, from the first failure."""
+    max_tracked_clients: int = 10_000
+    """Client addresses whose failures are remembered; beyond it the oldest are forgotten."""
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    """Addresses or CIDR ranges of the proxies in front (ingress, load balancer) whose
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed."""
+
+    def __post_init__(self) -> None:
+        # Digests are compared as lower-case hex, whatever case they were pasted in.
+        digests = tuple(d.strip().lower() for d in self.allowed_token_sha256)
+        object.__setattr__(self, "allowed_token_sha256", digests)
+        object.__setattr__(self, "trusted_proxies", tuple(p.strip() for p in self.trusted_proxies))
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of one proxy process."""
 
@@ -166,6 +192,7 @@ class Settings:
     groups: GroupSettings = field(default_factory=GroupSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     def replace(self, section: str, **values: Any) -> Settings:
         """A copy with some keys of one section changed, validated again."""

@@ -3,11 +3,13 @@ naming the setting and the fix."""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from .sections import Settings
+    from .sections import AuthSettings, Settings
 
 
 class ConfigError(ValueError):
@@ -15,6 +17,7 @@ class ConfigError(ValueError):
 
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def _check_url(setting: str, value: str, *, fix: str) -> None:
@@ -127,3 +130,39 @@ def validate(settings: Settings) -> None:
             f"logging.level = {settings.logging.level!r} is not valid: use one of "
             + ", ".join(_LOG_LEVELS)
         )
+    _validate_auth(settings.auth)
+
+
+def _validate_auth(auth: AuthSettings) -> None:
+    # Digests are not echoed: an error message may end up in a ticket or a CI log.
+    for number, digest in enumerate(auth.allowed_token_sha256, start=1):
+        if not _SHA256_HEX.fullmatch(digest):
+            raise ConfigError(
+                f"auth.allowed_token_sha256 entry {number} is not a SHA-256 digest: use the 64 "
+                'hex characters `scim-proxy token-sha256` (or `printf %s "$TOKEN" | '
+                "sha256sum`, without its trailing ' -') prints for each token"
+            )
+    if not 0 <= auth.failure_limit <= 100_000:
+        raise ConfigError(
+            f"auth.failure_limit = {auth.failure_limit} is not valid: use 1 to 100000, or 0 to "
+            "turn throttling off"
+        )
+    if not 1 <= auth.failure_window_seconds <= 86_400:
+        raise ConfigError(
+            f"auth.failure_window_seconds = {auth.failure_window_seconds} is not valid: use 1 "
+            "to 86400"
+        )
+    if not 100 <= auth.max_tracked_clients <= 10_000_000:
+        raise ConfigError(
+            f"auth.max_tracked_clients = {auth.max_tracked_clients} is not valid: use 100 to "
+            "10000000"
+        )
+    for proxy in auth.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"auth.trusted_proxies entry {proxy[:64]!r} is not valid: use IP addresses or "
+                "CIDR ranges of the ingress or load balancer in front of the proxy (not '*': "
+                "anyone could then choose the address they are throttled under)"
+            ) from None

@@ -1,0 +1,209 @@
+"""The gate in front of the SCIM endpoints: the token allowlist and failed-auth throttling.
+
+Runs inside the request-context middleware (so its answers carry a request id and are
+logged as ``request`` events) and before routing, so that a refused or throttled request
+never reaches a route, let alone TelemetryTV.
+
+- A token in ``auth.allowed_token_sha256`` goes straight through, whatever its address:
+  the real IdP is never throttled.
+- A throttled client address gets a SCIM 429 with ``Retry-After``. Without an allowlist, a
+  token TelemetryTV accepted before (:class:`~scim_proxy.http.throttle.ProvenTokens`) still
+  goes through, so the IdP is not slowed by a stranger sharing its address.
+- With an allowlist, any other token is a 401 here.
+- Every 401 (no or malformed ``Authorization``, not allowed, refused by TelemetryTV) counts
+  toward the client address's throttling.
+
+The client address is ``scope["client"]``, which the proxy-headers middleware has already
+taken from ``X-Forwarded-For`` when the peer is one of ``auth.trusted_proxies``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ...ops.config import AuthSettings
+from ...ops.context import request_stats
+from ...ops.fingerprint import token_fingerprint
+from ...ops.metrics import AUTH_REFUSALS
+from ...scim.errors import ScimError
+from ..allowlist import TokenAllowlist, token_sha256
+from ..auth import token_from_header, token_not_allowed
+from ..errors import render_scim_error
+from ..routes import health
+from ..throttle import FailureThrottle, ProvenTokens, client_key
+
+log = structlog.get_logger("scim_proxy.auth")
+
+_UNGUARDED = frozenset(route.path for route in health.routes)
+"""``/healthz``, ``/readyz``, ``/metrics``: no TelemetryTV token (probes, scrapes). Every
+other path is guarded, so no spelling of a SCIM path can slip past the allowlist."""
+
+
+def _authorization(scope: Scope) -> str | None:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for name, value in headers:
+        if name == b"authorization":
+            return value.decode("latin-1")
+    return None
+
+
+def _token(header: str | None) -> str | None:
+    """The well-formed token ``header`` carries, else None (the route answers the 401)."""
+    if header is None:
+        return None
+    try:
+        return token_from_header(header)
+    except ScimError:
+        return None
+
+
+def throttled(seconds: int) -> ScimError:
+    """429 for a client address with too many failed authentications."""
+    return ScimError(
+        429,
+        "Too many requests with a missing or refused API token came from this client address; "
+        f"retry after {seconds} seconds. If this is your identity provider, check the API "
+        "token in the app's provisioning settings.",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+class AuthGuardMiddleware:
+    """Refuses tokens outside the allowlist and throttles addresses that keep failing."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: AuthSettings,
+        fingerprint_key: str = "",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.allowlist = TokenAllowlist(settings.allowed_token_sha256)
+        self.throttle = (
+            FailureThrottle(
+                limit=settings.failure_limit,
+                window=settings.failure_window_seconds,
+                max_clients=settings.max_tracked_clients,
+                clock=clock,
+            )
+            if settings.failure_limit
+            else None
+        )
+        self.proven = ProvenTokens()
+        self.fingerprint_key = fingerprint_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection scope."""
+        if scope["type"] != "http" or scope["path"] in _UNGUARDED:
+            await self.app(scope, receive, send)
+            return
+        header = _authorization(scope)
+        token = _token(header)
+        digest: str | None = None
+        if self.allowlist.enabled and token is not None:
+            digest = token_sha256(token)
+            if self.allowlist.allows_digest(digest):
+                # Never throttled; a 401 from TelemetryTV is still counted and logged.
+                if await self._forward(scope, receive, send) == 401:
+                    self._refused("upstream_rejected", token, client_key(_host(scope)))
+                return
+        client = client_key(_host(scope))
+        throttle = self.throttle
+        admitted = True
+        if throttle is not None:
+            wait = throttle.admit(client)
+            if wait:
+                if not self._proven(token):
+                    AUTH_REFUSALS.labels("throttled").inc()
+                    await render_scim_error(throttled(wait))(scope, receive, send)
+                    return
+                admitted = False
+        if digest is not None:
+            # An allowlist is set and this token is not in it.
+            request_stats().token_fingerprint = self._fingerprint(token)
+            self._failed(client, "not_allowed", token, admitted)
+            await render_scim_error(token_not_allowed())(scope, receive, send)
+            return
+        status = 0
+        try:
+            status = await self._forward(scope, receive, send)
+        finally:
+            if status == 401:
+                reason = (
+                    "upstream_rejected"
+                    if token is not None
+                    else "missing"
+                    if not header or not header.strip()
+                    else "malformed"
+                )
+                self._failed(client, reason, token, admitted)
+                if token is not None and not self.allowlist.enabled:
+                    self.proven.discard(token_sha256(token))
+            else:
+                if admitted and throttle is not None:
+                    throttle.settle(client, failed=False)
+                if (
+                    token is not None
+                    and not self.allowlist.enabled
+                    and 200 <= status < 300
+                    and request_stats().upstream_calls
+                ):
+                    # TelemetryTV answered this token's calls: it is the real thing.
+                    self.proven.add(token_sha256(token))
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """Run the app; the status it answered (0 if it answered nothing)."""
+        status = 0
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, send_status)
+        return status
+
+    def _proven(self, token: str | None) -> bool:
+        """Whether TelemetryTV accepted this token lately (only without an allowlist)."""
+        return (
+            token is not None and not self.allowlist.enabled and token_sha256(token) in self.proven
+        )
+
+    def _fingerprint(self, token: str | None) -> str | None:
+        return None if token is None else token_fingerprint(token, self.fingerprint_key)
+
+    def _failed(self, client: str, reason: str, token: str | None, admitted: bool) -> None:
+        """Count a 401 toward ``client``'s throttling, in metrics and in the log."""
+        self._refused(reason, token, client)
+        if self.throttle is None:
+            return
+        if self.throttle.settle(client, failed=True, admitted=admitted):
+            log.warning(
+                "auth_throttle_started",
+                request_id=request_stats().request_id,
+                client=client,
+                failures=self.throttle.limit,
+                window_seconds=self.throttle.window,
+            )
+
+    def _refused(self, reason: str, token: str | None, client: str) -> None:
+        AUTH_REFUSALS.labels(reason).inc()
+        log.warning(
+            "auth_refused",
+            request_id=request_stats().request_id,
+            reason=reason,
+            token_fingerprint=self._fingerprint(token),
+            client=client,
+        )
+
+
+def _host(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
