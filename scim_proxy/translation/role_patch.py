@@ -5,7 +5,7 @@ name (Entra sends the app role's ``value``, which operators set to the group nam
 steps keep the references as sent; :mod:`roles` resolves them all with one group
 listing and then folds the steps, in order, into the user's new group list.
 
-Shapes read (docs/idp-requests.md §5):
+Shapes read (docs/idp-requests.md §7):
 
 - ``add`` / ``replace`` / ``remove`` on ``roles`` with a list of ``{"value": ...}``
   (Okta; Entra's ``AppRoleAssignmentsComplex``, whose ``primary`` is a string boolean and

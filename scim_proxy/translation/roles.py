@@ -142,10 +142,15 @@ class UserRoles:
         self.names = names
         self.token_key = token_key
         self.writer = writer
+        self._listed: Mapping[str, str] | None = None
+        """The names this request listed, if it did (so it never lists twice)."""
+        self._built_in: dict[str, DirectoryGroup] = {}
 
     async def names_for(self, users: Sequence[DirectoryUser]) -> Mapping[str, str]:
         """Group names for the ``display`` of these users' roles (usually no upstream call)."""
         wanted = {g for user in users for g in user.group_ids}
+        if self._listed is not None and wanted <= self._listed.keys():
+            return self._listed
         with upstream_errors("Role"):
             return await self.names.names(self.session, self.token_key, wanted)
 
@@ -153,7 +158,8 @@ class UserRoles:
         """Every group, listed afresh (a write must not trust a kept listing)."""
         with upstream_errors("Role"):
             groups = await self.session.walk_groups(self.names.page_size)
-        self.names.remember(self.token_key, groups)
+        self._listed = self.names.remember(self.token_key, groups)
+        self._built_in = {g.id: g for g in groups if g.built_in}
         return groups
 
     async def resolve_entries(self, roles: Sequence[Any]) -> list[str]:
@@ -178,13 +184,14 @@ class UserRoles:
         return change
 
     async def keep_admins(self, user: DirectoryUser, final: Collection[str]) -> None:
-        """403 when the change would take the built-in Admin group's last member out."""
-        leaving = [g for g in user.group_ids if g not in set(final)]
+        """403 when the change would take the built-in Admin group's last member out.
+
+        Called after the roles were resolved, whose listing says which group is Admin.
+        """
+        leaving = [g for g in user.group_ids if g not in set(final) and g in self._built_in]
         for group_id in leaving:
+            group = self._built_in[group_id]
             with upstream_errors("Role", group_id):
-                group = await self.session.get_group(group_id)
-                if not group.built_in:
-                    continue
                 members = await self.session.walk_users(self.names.page_size, group_id=group_id)
             if not [m for m in members if m.id != user.id]:
                 raise ScimError(

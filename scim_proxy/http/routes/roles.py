@@ -50,9 +50,12 @@ async def get_role(request: Request) -> Response:
     return scim_response(role_document(group, base, params, Context.RESOURCE_QUERY_RESPONSE))
 
 
+_OPERATIONS = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
+
+
 async def read_only(request: Request) -> Response:
     """405 for a write: roles are TelemetryTV user groups, managed through /Groups."""
-    note_operation("Role", request.method.lower())
+    note_operation("Role", _OPERATIONS.get(request.method, "patch"))
     raise ScimError(
         405,
         "Roles are read-only: each role is a TelemetryTV user group. Create, rename or delete "
