@@ -59,3 +59,20 @@ def split_role_operations(body: dict[str, Any]) -> tuple[dict[str, Any], dict[st
 def without_roles(body: dict[str, Any]) -> dict[str, Any]:
     """A POST or PUT body without ``roles`` (roles disabled: dropped like unknown keys)."""
     return {k: v for k, v in body.items() if not (isinstance(k, str) and _is_roles(k))}
+
+
+def echoed_group_ids(body: dict[str, Any]) -> frozenset[str] | None:
+    """The group ids a PUT body's read-only ``groups`` carries; ``None`` when it has none.
+
+    Okta's App Integration Wizard apps PUT back the whole user their GET returned, so a
+    PUT whose ``roles`` are exactly its ``groups`` only echoes what the client read.
+    """
+    groups = next(
+        (v for k, v in body.items() if isinstance(k, str) and k.lower() == "groups"), None
+    )
+    if not isinstance(groups, list) or not groups:
+        return None
+    ids = [g.get("value") for g in groups if isinstance(g, dict)]
+    if not all(isinstance(i, str) for i in ids) or len(ids) != len(groups):
+        return None
+    return frozenset(i for i in ids if isinstance(i, str))

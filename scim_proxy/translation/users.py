@@ -200,20 +200,28 @@ class UserProvisioning:
                 created = await self.session.update_user(created.id, UserChanges(disabled=True))
         return created
 
-    async def replace(self, user_id: str, resource: User) -> DirectoryUser:
+    async def replace(
+        self, user_id: str, resource: User, echoed_groups: frozenset[str] | None = None
+    ) -> DirectoryUser:
         """Replace what TelemetryTV holds of the user with ``resource`` (a PUT).
 
-        ``roles``, when sent, become exactly the user's groups; left out, they stay.
+        ``roles``, when sent, become exactly the user's groups; left out, they stay. Roles
+        that name exactly the PUT's own (read-only) ``groups``, ``echoed_groups``, only echo
+        the client's earlier GET (Okta's App Integration Wizard apps PUT the whole user
+        back): they change no membership, so a profile update never undoes a group push
+        made since that GET.
         """
         read_at = time.monotonic()
         with upstream_errors("User", user_id):
             current = await self.session.get_user(user_id)
         if self.roles is None or resource.roles is None:
             return await self._update(current, resource)
-        from .roles import RoleChange
-
+        wanted = await self.roles.resolve_entries(resource.roles)
+        if echoed_groups is not None and set(wanted) == echoed_groups:
+            note_quirk("roles_echoed")
+            return await self._update(current, resource)
         change = RoleChange()
-        change.fold("replace", await self.roles.resolve_entries(resource.roles))
+        change.fold("replace", wanted)
         await self.roles.keep_admins(current, change.final(current.group_ids))
         updated = await self._update(current, resource)
         return await self._put_roles(updated, read_at, change)

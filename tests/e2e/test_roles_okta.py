@@ -178,3 +178,26 @@ async def test_a_rename_through_groups_shows_in_roles_at_once(
     assert renamed.status_code == 204
     after = (await client.get(f"/Users/{user_id}")).json()["roles"]
     assert after == [{"value": lobby, "display": "Foyer"}]
+
+
+async def test_an_aiw_put_echoing_its_get_keeps_a_group_pushed_in_between(
+    client: httpx.AsyncClient, store: SimulatorStore, lobby: str
+) -> None:
+    user_id = await _create(client)
+    store.update_user(user_id, {"user_group_ids": [lobby]})
+    # Okta's AIW update: GET the user, change a profile field, PUT everything back.
+    read = (await client.get(f"/Users/{user_id}")).json()
+    assert read["roles"] == [{"value": lobby, "display": "Lobby Screens"}]
+    pushed = str(store.create_group({"name": "Pushed Meanwhile"})["id"])
+    store.update_user(user_id, {"user_group_ids": [lobby, pushed]})
+    body = {**read, "name": {"givenName": "Ana Maria", "familyName": "Lima"}}
+    response = await client.put(f"/Users/{user_id}", json=body)
+    assert response.status_code == 200, response.text
+    held = store.get_user(user_id)
+    assert held["first_name"] == "Ana Maria"
+    assert held["user_group_ids"] == [lobby, pushed]
+    # A PUT whose roles differ from its groups is a change: exactly those roles.
+    body = {**read, "roles": []}
+    response = await client.put(f"/Users/{user_id}", json=body)
+    assert response.status_code == 200, response.text
+    assert store.get_user(user_id)["user_group_ids"] == []

@@ -15,7 +15,7 @@ from ...scim.messages import list_response
 from ...scim.models import USER_READ_ONLY, User
 from ...scim.params import response_parameters
 from ...scim.payloads import read_patch, read_resource
-from ...scim.role_operations import split_role_operations, without_roles
+from ...scim.role_operations import echoed_group_ids, split_role_operations, without_roles
 from ...translation.memberships import MembershipWriter
 from ...translation.roles import UserRoles
 from ...translation.users import UserProvisioning
@@ -88,8 +88,10 @@ async def get_user(request: Request) -> Response:
 async def replace_user(request: Request) -> Response:
     """PUT /Users/{id}: Okta's App Integration Wizard apps update this way."""
     users = _users(request, "replace")
-    resource = read_resource(User, await _body(request, users), replacing=True)
-    user = await users.replace(request.path_params["user_id"], resource)
+    body = await _body(request, users)
+    resource = read_resource(User, body, replacing=True)
+    echoed = echoed_group_ids(body)
+    user = await users.replace(request.path_params["user_id"], resource, echoed)
     return await _user_response(request, users, user, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
