@@ -201,3 +201,19 @@ async def test_an_aiw_put_echoing_its_get_keeps_a_group_pushed_in_between(
     response = await client.put(f"/Users/{user_id}", json=body)
     assert response.status_code == 200, response.text
     assert store.get_user(user_id)["user_group_ids"] == []
+
+
+async def test_roles_follow_attribute_selection(
+    client: httpx.AsyncClient, store: SimulatorStore, lobby: str
+) -> None:
+    user_id = await _create(client)
+    store.update_user(user_id, {"user_group_ids": [lobby]})
+    only = (await client.get(f"/Users/{user_id}?attributes=roles")).json()
+    assert only["roles"] == [{"value": lobby, "display": "Lobby Screens"}]
+    assert "userName" not in only
+    without = (await client.get(f"/Users/{user_id}?excludedAttributes=roles")).json()
+    assert "roles" not in without
+    assert [g["value"] for g in without["groups"]] == [lobby]
+    role_names = (await client.get("/Roles?attributes=displayName")).json()["Resources"]
+    assert {r["displayName"] for r in role_names} == {"Admin", "Lobby Screens"}
+    assert all("description" not in r for r in role_names)
