@@ -38,6 +38,8 @@ class NewUser:
     given_name: str
     family_name: str
     password: str = field(repr=False)
+    group_ids: tuple[str, ...] = ()
+    """The groups the user is created in (no concurrent writer can know the new id yet)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,12 @@ from ..telemetrytv.breaker import CircuitBreaker
 from ..telemetrytv.client import AttemptPolicy, TelemetryTV
 from ..telemetrytv.retries import RetryingAttempts
 from ..telemetrytv.transport import build_http_client
+from ..translation.role_names import GroupNames
 from ..translation.user_locks import UserLocks
 from .errors import http_error_handler, scim_error_handler
 from .middleware.auth_guard import AuthGuardMiddleware
 from .middleware.request_context import RequestContextMiddleware
-from .routes import discovery, groups, health, unsupported, users
+from .routes import discovery, groups, health, roles, unsupported, users
 from .state import SCIM_PREFIX, ProxyState
 
 
@@ -74,7 +75,10 @@ def create_app(
     """
     settings = settings or Settings()
     state = ProxyState(
-        settings=settings, upstream=build_upstream(settings, http_client), locks=UserLocks()
+        settings=settings,
+        upstream=build_upstream(settings, http_client),
+        locks=UserLocks(),
+        group_names=GroupNames(settings.roles.names_cache_seconds, settings.upstream.page_size),
     )
 
     @asynccontextmanager
@@ -88,6 +92,11 @@ def create_app(
         Route(f"{SCIM_PREFIX}{route.path}", route.endpoint, methods=route.methods)
         for route in (*unsupported.routes, *discovery.routes, *users.routes, *groups.routes)
     ]
+    if settings.roles.enabled:
+        scim_routes += [
+            Route(f"{SCIM_PREFIX}{route.path}", route.endpoint, methods=route.methods)
+            for route in roles.routes
+        ]
     app = Starlette(
         routes=[*health.routes, *scim_routes],
         middleware=[

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
@@ -11,6 +11,7 @@ from ..ops.context import request_stats
 from ..ops.fingerprint import token_fingerprint
 from ..scim.params import ListQuery, list_query
 from ..telemetrytv.client import TelemetryTV, TelemetryTVSession
+from ..translation.role_names import GroupNames
 from ..translation.user_locks import UserLocks
 from .auth import token_from_header
 
@@ -24,6 +25,8 @@ class ProxyState:
     settings: Settings
     upstream: TelemetryTV
     locks: UserLocks
+    group_names: GroupNames = field(default_factory=lambda: GroupNames(0.0, 100))
+    """Kept listings of group names for users' roles (``[roles] names_cache_seconds``)."""
 
 
 def proxy_state(request: Request) -> ProxyState:
@@ -62,3 +65,11 @@ def read_list_query(request: Request) -> ListQuery:
     )
     request_stats().filter_text = query.filter
     return query
+
+
+def token_key(request: Request) -> str:
+    """What per-token state is kept under: the token's fingerprint, never the token.
+
+    Set by :func:`upstream_session`, which every SCIM endpoint opens first.
+    """
+    return request_stats().token_fingerprint or ""

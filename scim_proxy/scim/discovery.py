@@ -21,7 +21,7 @@ from scim2_models import (
     Sort,
 )
 
-from .models import Group, User
+from .models import Group, Role, User
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,25 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("User", "/Users", User, "TelemetryTV users"),
     Endpoint("Group", "/Groups", Group, "TelemetryTV user groups"),
 )
+
+ROLE_ENDPOINT = Endpoint(
+    "Role",
+    "/Roles",
+    Role,
+    "TelemetryTV user groups as roles granted per user (read-only: groups are created "
+    "and renamed through /Groups)",
+)
+"""Okta Identity Governance discovers roles by this type's schema (``urn:okta:...:Role``).
+
+Okta knows that schema and does not need it from ``/Schemas``; it is published there all
+the same, because RFC 7644 §4 clients (scim2-client among them) refuse a resource type
+whose schema the server does not publish.
+"""
+
+
+def endpoints(*, roles: bool) -> tuple[Endpoint, ...]:
+    """The resource types served: Users and Groups, and Roles when roles are enabled."""
+    return (*ENDPOINTS, ROLE_ENDPOINT) if roles else ENDPOINTS
 
 
 def service_provider_config(base_url: str, *, max_results: int) -> dict[str, Any]:
@@ -87,9 +106,12 @@ def _schema_body(model: type[Resource[Any]]) -> dict[str, Any]:
     return model.to_schema().model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
 
 
-def schema(endpoint: Endpoint, base_url: str) -> dict[str, Any]:
-    """The Schema document of one endpoint's resource."""
+def schema(endpoint: Endpoint, base_url: str, *, roles: bool = True) -> dict[str, Any]:
+    """The Schema document of one endpoint's resource (the User's without ``roles`` when
+    roles are disabled)."""
     body = dict(_schema_body(endpoint.model))
+    if not roles and endpoint.model is User:
+        body["attributes"] = [a for a in body["attributes"] if a.get("name") != "roles"]
     body["meta"] = {
         "resourceType": "Schema",
         "location": f"{base_url}/Schemas/{endpoint.model.__schema__}",

@@ -24,10 +24,14 @@ from scim2_models import (
     ScimPolicy,
     Uniqueness,
 )
+from scim2_models import Role as UserRole
 from scim2_models.urn import URN
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ROLE_SCHEMA = "urn:okta:scim:schemas:core:1.0:Role"
+"""Okta Identity Governance's Role resource schema (developer.okta.com, "Build a SCIM 2.0
+server with entitlements"); Okta discovers roles by a resource type with this schema."""
 PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 LIST_RESPONSE_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
@@ -100,6 +104,12 @@ class User(Resource[Any]):
 
     Groups: ClassVar[type[ComplexAttribute]] = GroupMembership
 
+    roles: list[UserRole] | None = None
+    """The user's TelemetryTV user groups as roles: ``value`` the group id (a group name is
+    accepted in writes), ``display`` its name. Only with ``[roles] enabled``."""
+
+    Roles: ClassVar[type[ComplexAttribute]] = UserRole
+
 
 USER_READ_ONLY = frozenset({"id", "meta", "displayname", "groups"})
 """User attributes a PATCH may name but never changes (lower-cased paths)."""
@@ -139,3 +149,15 @@ class Group(Resource[Any]):
 
 GROUP_READ_ONLY = frozenset({"id", "meta"})
 """Group attributes a PATCH may name but never changes (lower-cased paths)."""
+
+
+class Role(Resource[Any]):
+    """Role"""
+
+    __schema__ = URN(ROLE_SCHEMA)
+
+    display_name: Annotated[str | None, Mutability.read_only, CaseExact.true] = None
+    """The TelemetryTV user group's name."""
+
+    description: Annotated[str | None, Mutability.read_only] = None
+    """What granting the role gives."""

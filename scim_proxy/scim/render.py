@@ -9,6 +9,7 @@ corresponding model (tests/scim/test_render.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -34,8 +35,12 @@ def user_document(
     created: datetime | None,
     last_modified: datetime | None,
     version: str,
+    role_names: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A User response from plain values: the same JSON :func:`user_json` gives."""
+    """A User response from plain values: the same JSON :func:`user_json` gives.
+
+    ``role_names`` (group id -> name) adds ``roles``, one per group; ``None`` leaves them out.
+    """
     meta: dict[str, Any] = {"resourceType": "User"}
     if created is not None:
         meta["created"] = _timestamp(created)
@@ -58,7 +63,13 @@ def user_document(
         body["groups"] = [
             {"value": g, "$ref": f"{base_url}/Groups/{g}", "type": "direct"} for g in group_ids
         ]
+    if role_names is not None and group_ids:
+        body["roles"] = [_role(g, role_names.get(g)) for g in group_ids]
     return body
+
+
+def _role(group_id: str, name: str | None) -> dict[str, Any]:
+    return {"value": group_id, "display": name} if name is not None else {"value": group_id}
 
 
 def group_document(

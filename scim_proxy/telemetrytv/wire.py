@@ -89,7 +89,7 @@ def new_user_json(user: NewUser) -> dict[str, Any]:
         "first_name": user.given_name,
         "last_name": user.family_name,
         "password": user.password,
-        "user_group_ids": [],
+        "user_group_ids": list(user.group_ids),
     }
     return body
 

@@ -14,6 +14,8 @@ displayName            (derived)                    given and family name, else 
 active                 not disabled                 or deletion, per ``users.deactivation``
 password               (write-only)                 forwarded, never returned
 groups                 group_ids                    read-only
+roles                  group_ids                    value = group id, display = its name;
+                                                    written through :mod:`roles`
 meta                   created, last_modified       location from the public base URL
 =====================  ===========================  =====================================
 """
@@ -21,10 +23,12 @@ meta                   created, last_modified       location from the public bas
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
 from scim2_models import GroupMembership, Meta
+from scim2_models import Role as UserRole
 
 from ..directory import DirectoryUser, NewUser, UserChanges
 from ..scim import render as scim_render
@@ -33,8 +37,12 @@ from ..scim.models import USER_SCHEMA, User, UserEmail, UserName
 from .passwords import generate_password
 
 
-def user_resource(user: DirectoryUser, base_url: str) -> User:
+def user_resource(
+    user: DirectoryUser, base_url: str, role_names: Mapping[str, str] | None = None
+) -> User:
     """The SCIM User for a directory user; ``base_url`` is the SCIM base URL.
+
+    ``role_names`` (group id -> name) adds ``roles``; ``None`` leaves them out.
 
     Built with ``model_construct``: the values come from TelemetryTV through the adapter,
     already typed, and validating them again would cost more than the rest of a read.
@@ -60,6 +68,7 @@ def user_resource(user: DirectoryUser, base_url: str) -> User:
             for group_id in user.group_ids
         ]
         or None,
+        roles=_roles(user, role_names),
         meta=Meta.model_construct(
             resource_type="User",
             created=user.created,
@@ -70,7 +79,18 @@ def user_resource(user: DirectoryUser, base_url: str) -> User:
     )
 
 
-def user_document(user: DirectoryUser, base_url: str) -> dict[str, Any]:
+def _roles(user: DirectoryUser, role_names: Mapping[str, str] | None) -> list[UserRole] | None:
+    if role_names is None or not user.group_ids:
+        return None
+    return [
+        UserRole.model_construct(value=group_id, display=role_names.get(group_id))
+        for group_id in user.group_ids
+    ]
+
+
+def user_document(
+    user: DirectoryUser, base_url: str, role_names: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The JSON a response carries for a user: what :func:`user_resource` dumps to.
 
     Built without models, for the reads every import and lookup makes (a page of 100
@@ -90,6 +110,7 @@ def user_document(user: DirectoryUser, base_url: str) -> dict[str, Any]:
         created=user.created,
         last_modified=user.last_modified,
         version=user_version(user),
+        role_names=role_names,
     )
 
 

@@ -9,9 +9,10 @@ partial update holding every change, so a request is applied whole or not at all
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import ValidationError
@@ -23,13 +24,17 @@ from ..ops.context import note_quirk
 from ..scim.errors import ScimError, not_found
 from ..scim.filters import equality_lookups, parse_filter
 from ..scim.models import IDP_POLICY, USER_SCHEMA, User
-from ..scim.params import ListQuery
+from ..scim.params import ListQuery, returns_attribute
 from ..scim.payloads import dump_resource
 from ..telemetrytv.client import TelemetryTVSession, TooLarge
 from ..telemetrytv.errors import NotFound, UpstreamError
 from .errors import scim_error_for
 from .paging import scim_page
+from .role_patch import RoleChange, role_steps
 from .user_mapping import new_user, user_document, user_resource, user_update
+
+if TYPE_CHECKING:
+    from .roles import UserRoles
 
 log = structlog.get_logger("scim_proxy.users")
 
@@ -82,21 +87,42 @@ def upstream_errors(resource: str, resource_id: str | None = None) -> Iterator[N
 class UserProvisioning:
     """SCIM User operations for one inbound request."""
 
-    def __init__(self, session: TelemetryTVSession, settings: Settings, base_url: str) -> None:
+    def __init__(
+        self,
+        session: TelemetryTVSession,
+        settings: Settings,
+        base_url: str,
+        roles: UserRoles | None = None,
+    ) -> None:
         self.session = session
         self.settings = settings
         self.base_url = base_url
+        self.roles = roles
+        """Users' ``roles`` (``None`` when ``[roles] enabled`` is off: none shown or written)."""
 
     def _resource(self, user: DirectoryUser) -> User:
         return user_resource(user, self.base_url)
 
+    async def role_names(
+        self, users: Sequence[DirectoryUser], params: ResponseParameters[Any] | None
+    ) -> Mapping[str, str] | None:
+        """Group names for these users' ``roles``; ``None`` when no response shows roles."""
+        if self.roles is None or not returns_attribute(params, "roles"):
+            return None
+        return await self.roles.names_for(users)
+
     def document(
-        self, user: DirectoryUser, params: ResponseParameters[Any] | None, context: Context
+        self,
+        user: DirectoryUser,
+        params: ResponseParameters[Any] | None,
+        context: Context,
+        role_names: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """The user's JSON in a response: built directly unless attributes are selected."""
         if params is None:
-            return user_document(user, self.base_url)
-        return dump_resource(self._resource(user), params, context=context)
+            return user_document(user, self.base_url, role_names)
+        resource = user_resource(user, self.base_url, role_names)
+        return dump_resource(resource, params, context=context)
 
     def location(self, user: DirectoryUser) -> str:
         """The user's SCIM URL."""
@@ -158,8 +184,15 @@ class UserProvisioning:
         )
 
     async def create(self, resource: User) -> DirectoryUser:
-        """Create the user; an ``active: false`` user is created, then disabled."""
+        """Create the user; an ``active: false`` user is created, then disabled.
+
+        Roles are resolved first (an unknown one is a 400 before anything is written) and
+        the new user is created in their groups: no other writer knows its id yet.
+        """
         new = new_user(resource)
+        if self.roles is not None and resource.roles:
+            group_ids = await self.roles.resolve_entries(resource.roles)
+            new = dataclasses.replace(new, group_ids=tuple(group_ids))
         with upstream_errors("User"):
             created = await self.session.create_user(new)
         if resource.active is False:
@@ -167,29 +200,67 @@ class UserProvisioning:
                 created = await self.session.update_user(created.id, UserChanges(disabled=True))
         return created
 
-    async def replace(self, user_id: str, resource: User) -> DirectoryUser:
-        """Replace what TelemetryTV holds of the user with ``resource`` (a PUT)."""
+    async def replace(
+        self, user_id: str, resource: User, echoed_groups: frozenset[str] | None = None
+    ) -> DirectoryUser:
+        """Replace what TelemetryTV holds of the user with ``resource`` (a PUT).
+
+        ``roles``, when sent, become exactly the user's groups; left out, they stay. Roles
+        that name exactly the PUT's own (read-only) ``groups``, ``echoed_groups``, only echo
+        the client's earlier GET (Okta's App Integration Wizard apps PUT the whole user
+        back): they change no membership, so a profile update never undoes a group push
+        made since that GET.
+        """
+        read_at = time.monotonic()
         with upstream_errors("User", user_id):
             current = await self.session.get_user(user_id)
-        return await self._update(current, resource)
+        if self.roles is None or resource.roles is None:
+            return await self._update(current, resource)
+        wanted = await self.roles.resolve_entries(resource.roles)
+        if echoed_groups is not None and set(wanted) == echoed_groups:
+            note_quirk("roles_echoed")
+            return await self._update(current, resource)
+        change = RoleChange()
+        change.fold("replace", wanted)
+        await self.roles.keep_admins(current, change.final(current.group_ids))
+        updated = await self._update(current, resource)
+        return await self._put_roles(updated, read_at, change)
 
-    async def patch(self, user_id: str, patch: PatchOp[User] | None) -> DirectoryUser:
+    async def _put_roles(
+        self, user: DirectoryUser, read_at: float, change: RoleChange
+    ) -> DirectoryUser:
+        assert self.roles is not None
+        if user.disabled and self.settings.users.deactivation is Deactivation.delete:
+            return user  # deleted by this request: no groups left to write
+        return await self.roles.put_in_place(user, read_at, change)
+
+    async def patch(
+        self, user_id: str, patch: PatchOp[User] | None, role_patch: PatchOp[User] | None = None
+    ) -> DirectoryUser:
         """Apply a PatchOp: every operation on a copy first, then one upstream update.
 
-        ``None`` (nothing left to change) still reads the user, so an unknown id is 404.
+        ``role_patch`` holds the ``roles`` operations, written as group memberships after
+        the update. ``None`` for both (nothing left to change) still reads the user, so an
+        unknown id is 404.
         """
+        read_at = time.monotonic()
         with upstream_errors("User", user_id):
             current = await self.session.get_user(user_id)
-        resource = self._resource(current)
+        change = None
+        if self.roles is not None and role_patch is not None:
+            change = await self.roles.change(role_steps(role_patch))
+            await self.roles.keep_admins(current, change.final(current.group_ids))
         if patch is None:
-            return current
+            return current if change is None else await self._put_roles(current, read_at, change)
+        resource = self._resource(current)
         try:
             patch.patch(resource, scim_policy=IDP_POLICY)
         except SCIMException as exc:
             raise ScimError.from_scim_exception(exc, what="A PATCH operation's value") from exc
         except ValidationError as exc:
             raise ScimError.from_validation_error(exc, what="A PATCH operation's value") from exc
-        return await self._update(current, resource)
+        updated = await self._update(current, resource)
+        return updated if change is None else await self._put_roles(updated, read_at, change)
 
     async def _update(self, current: DirectoryUser, wanted: User) -> DirectoryUser:
         update = user_update(current, wanted)

@@ -48,6 +48,7 @@ async def test_user_schema_holds_only_what_telemetrytv_stores(client: httpx.Asyn
         "password",
         "emails",
         "groups",
+        "roles",
     }
     assert {a["name"] for a in attributes["name"]["subAttributes"]} == {"givenName", "familyName"}
     assert attributes["password"]["returned"] == "never"

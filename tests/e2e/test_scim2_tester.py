@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import socket
+import typing
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any, overload
@@ -30,6 +31,7 @@ import pytest
 from scim2_tester import CheckResult, Status, check_server
 from starlette.applications import Starlette
 
+from scim_proxy.simulator import SimulatorStore
 from tests.conftest import BASE, TOKEN
 from tests.scim2_bridge import PortalSCIMClient, asgi_scim_client
 
@@ -81,6 +83,16 @@ IMPOSSIBLE: dict[Key, str] = {
         "userName and emails both show TelemetryTV's one email; on update the proxy "
         "follows emails and ignores a userName change on its own (logged as the quirk "
         "username_change_ignored), so a PATCH of userName alone is not applied"
+    ),
+    # roles: TelemetryTV user groups, shown by id with the group's name.
+    ("User", "check_add_attribute", "roles"): (
+        "a role is a TelemetryTV user group: the proxy returns it as value = the group id "
+        "(the role sent by name is resolved to it), display = the group's name; TelemetryTV "
+        "stores only the membership, so the random display, type and primary sent cannot "
+        "come back"
+    ),
+    ("User", "check_replace_attribute", "roles"): (
+        "as check_add_attribute roles: value becomes the group id, display its name"
     ),
     # Groups: the same common attribute, and the same optional endpoint.
     ("Group", "object_query_with_attributes", "externalId"): (
@@ -137,16 +149,24 @@ class FreshEmails(Sequence[str]):
         return f"scim2-tester-{uuid.uuid4().hex[:16]}@example.com"
 
 
+ROLE_GROUP = "scim2-tester role"
+"""The TelemetryTV user group scim2-tester's roles name (see describe_with_email_user_names)."""
+
+
 def describe_with_email_user_names(scim: PortalSCIMClient) -> None:
     """Describe the server from its discovery endpoints, userName filled with emails.
 
     ``check_server`` keeps a description the client already has, so its checks run
-    against the models the proxy publishes, with this one change.
+    against the models the proxy publishes, with this change, and the same for roles: a
+    role is a TelemetryTV user group, and a random role value names none (a 400, as it
+    must be), so ``roles.value`` is given the name of a group that exists.
     """
     scim.discover()
     user = scim.provider.model_for("User")
     assert user is not None, "the proxy publishes no User resource type"
     user.model_fields["user_name"].examples = FreshEmails()  # type: ignore[assignment]
+    role = typing.get_args(typing.get_args(user.model_fields["roles"].annotation)[0])[0]
+    role.model_fields["value"].examples = [ROLE_GROUP]
 
 
 @pytest.fixture
@@ -186,7 +206,8 @@ def describe(result: CheckResult) -> str:
     return f"{where}: {result.status.name}: {reason[:400]}\n    data: {data[:600]}"
 
 
-def test_check_server(scim: PortalSCIMClient) -> None:
+def test_check_server(scim: PortalSCIMClient, store: SimulatorStore) -> None:
+    store.create_group({"name": ROLE_GROUP})
     describe_with_email_user_names(scim)
     results = check_server(scim, resource_types=RESOURCE_TYPES)
 

@@ -37,7 +37,13 @@ async def test_call_counts_per_operation(client: httpx.AsyncClient, upstream_cal
         ("get by id", client.get(f"/Users/{user_id}"), ["GET /users/{id}"]),
         ("userName eq", client.get(f'/Users?filter=userName eq "{email}"'), ["GET /users"]),
         ("id eq", client.get(f'/Users?filter=id eq "{user_id}"'), ["GET /users/{id}"]),
-        ("aligned page", client.get("/Users?startIndex=1&count=2"), ["GET /users"]),
+        # The first read showing a user in a group (the owner, in Admin) lists the
+        # groups' names for roles' display once; later reads reuse it (names_cache_seconds).
+        (
+            "aligned page",
+            client.get("/Users?startIndex=1&count=2"),
+            ["GET /users", "GET /user-groups"],
+        ),
         ("unaligned page", client.get("/Users?startIndex=2&count=2"), ["GET /users"] * 2),
         ("total only", client.get("/Users?count=0"), ["GET /users"]),
         (
@@ -103,3 +109,42 @@ async def test_group_calls_per_operation(client: httpx.AsyncClient, upstream_cal
         upstream_calls, client.get(f"/Groups/{group_id}?excludedAttributes=members")
     )
     assert len(excluded) == 1
+
+
+async def test_role_reads_and_writes_cost_what_the_docs_say(
+    client: httpx.AsyncClient, upstream_calls: Calls
+) -> None:
+    created = await client.post("/Users", json=fixture("okta/create-user"))
+    user_id = created.json()["id"]
+    lobby = (await client.post("/Groups", json=fixture("okta/group-create"))).json()["id"]
+    grant = fixture("okta/patch-grant-role", role_id=lobby, role_name="Lobby")
+    # A role write: the user, a fresh group listing, then the membership path for one
+    # group (write, verifying read; the user read again first if the first read is older
+    # than groups.max_read_age_seconds), and the user read back once.
+    cost = _templated(await _cost(upstream_calls, client.patch(f"/Users/{user_id}", json=grant)))
+    assert cost[:2] == ["GET /users/{id}", "GET /user-groups"]
+    assert cost[2:] in (
+        ["PATCH /users/{id}", "GET /users/{id}", "GET /users/{id}"],
+        ["GET /users/{id}", "PATCH /users/{id}", "GET /users/{id}", "GET /users/{id}"],
+    )
+    # Reads reuse the names that listing kept: a user in groups is still one call.
+    read = _templated(await _cost(upstream_calls, client.get(f"/Users/{user_id}")))
+    assert read == ["GET /users/{id}"]
+    page = _templated(await _cost(upstream_calls, client.get("/Users?startIndex=1&count=100")))
+    assert page == ["GET /users"]
+    # Granting a role the user holds writes nothing.
+    again = _templated(await _cost(upstream_calls, client.patch(f"/Users/{user_id}", json=grant)))
+    assert again == ["GET /users/{id}", "GET /user-groups"]
+    # /Roles: one page of groups, as GET /Groups?excludedAttributes=members.
+    roles = _templated(await _cost(upstream_calls, client.get("/Roles?startIndex=1&count=100")))
+    assert roles == ["GET /user-groups"]
+
+
+async def test_a_read_leaving_roles_out_lists_no_groups(
+    client: httpx.AsyncClient, upstream_calls: Calls
+) -> None:
+    # The owner is in Admin; with roles excluded no group name is needed.
+    cost = _templated(
+        await _cost(upstream_calls, client.get("/Users?count=10&excludedAttributes=roles"))
+    )
+    assert cost == ["GET /users"]

@@ -43,6 +43,22 @@ def test_the_model_free_user_document_is_the_same_json(user: DirectoryUser) -> N
     )
 
 
+@settings(max_examples=200, deadline=None)
+@given(directory_users, st.dictionaries(ids, names, max_size=4), st.data())
+def test_the_model_free_user_document_with_roles_is_the_same_json(
+    user: DirectoryUser, extra_names: dict[str, str], data: st.DataObject
+) -> None:
+    # Some of the user's groups have a known name, some not (deleted since the listing).
+    known = (
+        data.draw(st.lists(st.sampled_from(user.group_ids), unique=True)) if user.group_ids else []
+    )
+    role_names = {**extra_names, **{g: f"Group {g[:4]}" for g in known}}
+    resource = user_resource(user, BASE, role_names)
+    assert user_document(user, BASE, role_names) == resource.model_dump(
+        scim_ctx=Context.RESOURCE_QUERY_RESPONSE
+    )
+
+
 @settings(max_examples=100, deadline=None)
 @given(ids, names, times, st.lists(directory_users, max_size=5))
 def test_the_model_free_group_document_is_the_same_json(

@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ...ops.context import note_operation
-from ...scim.discovery import ENDPOINTS, resource_type, schema, service_provider_config
+from ...scim.discovery import endpoints, resource_type, schema, service_provider_config
 from ...scim.errors import ScimError
 from ...scim.messages import list_response
 from ..responses import scim_response
@@ -21,11 +21,15 @@ async def get_service_provider_config(request: Request) -> Response:
     return scim_response(service_provider_config(scim_base_url(request), max_results=max_results))
 
 
+def _roles_enabled(request: Request) -> bool:
+    return proxy_state(request).settings.roles.enabled
+
+
 async def list_resource_types(request: Request) -> Response:
     """GET /ResourceTypes."""
     note_operation("ResourceType", "list")
     base = scim_base_url(request)
-    documents = [resource_type(e, base) for e in ENDPOINTS]
+    documents = [resource_type(e, base) for e in endpoints(roles=_roles_enabled(request))]
     return scim_response(list_response(documents, total=len(documents), start_index=1))
 
 
@@ -33,7 +37,7 @@ async def get_resource_type(request: Request) -> Response:
     """GET /ResourceTypes/{id}."""
     note_operation("ResourceType", "get")
     wanted = request.path_params["type_id"]
-    for endpoint in ENDPOINTS:
+    for endpoint in endpoints(roles=_roles_enabled(request)):
         if endpoint.name == wanted:
             return scim_response(resource_type(endpoint, scim_base_url(request)))
     raise ScimError(404, f"Resource type {wanted[:80]!r} not found")
@@ -43,7 +47,8 @@ async def list_schemas(request: Request) -> Response:
     """GET /Schemas."""
     note_operation("Schema", "list")
     base = scim_base_url(request)
-    documents = [schema(e, base) for e in ENDPOINTS]
+    roles = _roles_enabled(request)
+    documents = [schema(e, base, roles=roles) for e in endpoints(roles=roles)]
     return scim_response(list_response(documents, total=len(documents), start_index=1))
 
 
@@ -51,9 +56,10 @@ async def get_schema(request: Request) -> Response:
     """GET /Schemas/{urn}."""
     note_operation("Schema", "get")
     wanted = request.path_params["schema_id"]
-    for endpoint in ENDPOINTS:
+    roles = _roles_enabled(request)
+    for endpoint in endpoints(roles=roles):
         if str(endpoint.model.__schema__) == wanted:
-            return scim_response(schema(endpoint, scim_base_url(request)))
+            return scim_response(schema(endpoint, scim_base_url(request), roles=roles))
     raise ScimError(404, f"Schema {wanted[:120]!r} not found")
 
 

@@ -15,7 +15,7 @@ from ...scim.payloads import read_patch, read_resource
 from ...translation.groups import GroupProvisioning, GroupView, wants_members
 from ..body import read_json_object
 from ..responses import no_content, scim_response
-from ..state import proxy_state, read_list_query, scim_base_url, upstream_session
+from ..state import proxy_state, read_list_query, scim_base_url, token_key, upstream_session
 
 
 def _groups(request: Request, operation: str) -> GroupProvisioning:
@@ -23,6 +23,11 @@ def _groups(request: Request, operation: str) -> GroupProvisioning:
     session = upstream_session(request)
     state = proxy_state(request)
     return GroupProvisioning(session, state.settings, scim_base_url(request), state.locks)
+
+
+def _names_changed(request: Request) -> None:
+    """A rename or delete here shows in users' roles at once, not after the kept listing."""
+    proxy_state(request).group_names.forget(token_key(request))
 
 
 def _group_response(
@@ -68,6 +73,7 @@ async def replace_group(request: Request) -> Response:
     groups = _groups(request, "replace")
     resource = read_resource(Group, await read_json_object(request), replacing=True)
     group = await groups.replace(request.path_params["group_id"], resource)
+    _names_changed(request)
     return _group_response(request, groups, group, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
@@ -77,6 +83,7 @@ async def patch_group(request: Request) -> Response:
     patch = read_patch(Group, await read_json_object(request), read_only=GROUP_READ_ONLY)
     group_id = request.path_params["group_id"]
     await groups.patch(group_id, patch)
+    _names_changed(request)
     params = response_parameters(Group, request.query_params)
     if params is None:
         # Entra expects 204 from group PATCHes; Okta accepts 204 or 200.
@@ -89,6 +96,7 @@ async def delete_group(request: Request) -> Response:
     """DELETE /Groups/{id}: Okta's "Delete the group in the target app"; 204."""
     groups = _groups(request, "delete")
     await groups.delete(request.path_params["group_id"])
+    _names_changed(request)
     return no_content()
 
 

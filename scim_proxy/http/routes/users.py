@@ -2,30 +2,51 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from scim2_models import Context
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ...directory import DirectoryUser
-from ...ops.context import note_operation
+from ...ops.context import note_operation, note_quirk
 from ...scim.messages import list_response
 from ...scim.models import USER_READ_ONLY, User
 from ...scim.params import response_parameters
 from ...scim.payloads import read_patch, read_resource
+from ...scim.role_operations import echoed_group_ids, split_role_operations, without_roles
+from ...translation.memberships import MembershipWriter
+from ...translation.roles import UserRoles
 from ...translation.users import UserProvisioning
 from ..body import read_json_object
 from ..responses import no_content, scim_response
-from ..state import proxy_state, read_list_query, scim_base_url, upstream_session
+from ..state import proxy_state, read_list_query, scim_base_url, token_key, upstream_session
 
 
 def _users(request: Request, operation: str) -> UserProvisioning:
     note_operation("User", operation)
     session = upstream_session(request)
-    return UserProvisioning(session, proxy_state(request).settings, scim_base_url(request))
+    state = proxy_state(request)
+    roles = None
+    if state.settings.roles.enabled:
+        writer = MembershipWriter(session, state.settings.groups, state.locks)
+        roles = UserRoles(session, state.group_names, token_key(request), writer)
+    return UserProvisioning(session, state.settings, scim_base_url(request), roles)
 
 
-def _user_response(
+async def _body(request: Request, users: UserProvisioning) -> dict[str, Any]:
+    """The request body; with roles off, ``roles`` is dropped like any unknown attribute."""
+    body = await read_json_object(request)
+    if users.roles is None:
+        trimmed = without_roles(body)
+        if trimmed != body:
+            note_quirk("roles_disabled_ignored")
+        return trimmed
+    return body
+
+
+async def _user_response(
     request: Request,
     users: UserProvisioning,
     user: DirectoryUser,
@@ -34,7 +55,8 @@ def _user_response(
 ) -> Response:
     params = response_parameters(User, request.query_params)
     headers = {"Location": users.location(user)} if status == 201 else None
-    return scim_response(users.document(user, params, context), status, headers)
+    names = await users.role_names([user], params)
+    return scim_response(users.document(user, params, context, names), status, headers)
 
 
 async def list_users(request: Request) -> Response:
@@ -43,39 +65,46 @@ async def list_users(request: Request) -> Response:
     query = read_list_query(request)
     params = response_parameters(User, request.query_params)
     found, total = await users.search(query)
-    resources = [users.document(u, params, Context.SEARCH_RESPONSE) for u in found]
+    names = await users.role_names(found, params)
+    resources = [users.document(u, params, Context.SEARCH_RESPONSE, names) for u in found]
     return scim_response(list_response(resources, total=total, start_index=query.start_index))
 
 
 async def create_user(request: Request) -> Response:
     """POST /Users: create a user; 201 with the user and its Location."""
     users = _users(request, "create")
-    resource = read_resource(User, await read_json_object(request), replacing=False)
+    resource = read_resource(User, await _body(request, users), replacing=False)
     created = await users.create(resource)
-    return _user_response(request, users, created, Context.RESOURCE_CREATION_RESPONSE, 201)
+    return await _user_response(request, users, created, Context.RESOURCE_CREATION_RESPONSE, 201)
 
 
 async def get_user(request: Request) -> Response:
     """GET /Users/{id}."""
     users = _users(request, "get")
     user = await users.get(request.path_params["user_id"])
-    return _user_response(request, users, user, Context.RESOURCE_QUERY_RESPONSE)
+    return await _user_response(request, users, user, Context.RESOURCE_QUERY_RESPONSE)
 
 
 async def replace_user(request: Request) -> Response:
     """PUT /Users/{id}: Okta's App Integration Wizard apps update this way."""
     users = _users(request, "replace")
-    resource = read_resource(User, await read_json_object(request), replacing=True)
-    user = await users.replace(request.path_params["user_id"], resource)
-    return _user_response(request, users, user, Context.RESOURCE_REPLACEMENT_RESPONSE)
+    body = await _body(request, users)
+    resource = read_resource(User, body, replacing=True)
+    echoed = echoed_group_ids(body)
+    user = await users.replace(request.path_params["user_id"], resource, echoed)
+    return await _user_response(request, users, user, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
 async def patch_user(request: Request) -> Response:
     """PATCH /Users/{id}: Okta's OIN apps and Entra update this way; 200 with the user."""
     users = _users(request, "patch")
-    patch = read_patch(User, await read_json_object(request), read_only=USER_READ_ONLY)
-    user = await users.patch(request.path_params["user_id"], patch)
-    return _user_response(request, users, user, Context.RESOURCE_PATCH_RESPONSE)
+    body, role_body = split_role_operations(await read_json_object(request))
+    if role_body is not None and users.roles is None:
+        note_quirk("roles_disabled_ignored")
+    patch = read_patch(User, body, read_only=USER_READ_ONLY)
+    role_patch = read_patch(User, role_body) if role_body and users.roles is not None else None
+    user = await users.patch(request.path_params["user_id"], patch, role_patch)
+    return await _user_response(request, users, user, Context.RESOURCE_PATCH_RESPONSE)
 
 
 async def delete_user(request: Request) -> Response:

@@ -133,6 +133,18 @@ class GroupSettings:
 
 
 @dataclass(frozen=True)
+class RoleSettings:
+    """``[roles]``: TelemetryTV user groups as SCIM roles (``/Roles``, users' ``roles``)."""
+
+    enabled: bool = True
+    """Serve ``/Roles`` and users' ``roles``; off: neither is published and ``roles`` in
+    writes is dropped like any unknown attribute (groups are then managed by push only)."""
+    names_cache_seconds: float = 30.0
+    """How long this process reuses one listing of the groups' names for the ``display``
+    of users' roles (per API token). 0: list the groups on every read that shows roles."""
+
+
+@dataclass(frozen=True)
 class MetricsSettings:
     """``[metrics]``: the Prometheus endpoint."""
 
@@ -190,6 +202,7 @@ class Settings:
     scim: ScimSettings = field(default_factory=ScimSettings)
     users: UserSettings = field(default_factory=UserSettings)
     groups: GroupSettings = field(default_factory=GroupSettings)
+    roles: RoleSettings = field(default_factory=RoleSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)

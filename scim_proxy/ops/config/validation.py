@@ -125,6 +125,11 @@ def validate(settings: Settings) -> None:
         raise ConfigError(
             f"groups.verify_rounds = {groups.verify_rounds} is not valid: use 1 to 10"
         )
+    if not 0 <= settings.roles.names_cache_seconds <= 3600:
+        raise ConfigError(
+            f"roles.names_cache_seconds = {settings.roles.names_cache_seconds} is not valid: "
+            "use 0 to 3600"
+        )
     if settings.logging.level.lower() not in _LOG_LEVELS:
         raise ConfigError(
             f"logging.level = {settings.logging.level!r} is not valid: use one of "
