@@ -18,6 +18,7 @@ from ..telemetrytv.breaker import CircuitBreaker
 from ..telemetrytv.client import AttemptPolicy, TelemetryTV
 from ..telemetrytv.retries import RetryingAttempts
 from ..telemetrytv.transport import build_http_client
+from ..translation.coordination import Coordinator
 from ..translation.user_locks import UserLocks
 from .errors import http_error_handler, scim_error_handler
 from .middleware.request_context import RequestContextMiddleware
@@ -66,14 +67,19 @@ def create_app(
     in-process, a respx mock) while every other part stays as in production.
     """
     settings = settings or Settings()
+    locks = UserLocks()
     state = ProxyState(
-        settings=settings, upstream=build_upstream(settings, http_client), locks=UserLocks()
+        settings=settings,
+        upstream=build_upstream(settings, http_client),
+        locks=locks,
+        coordinator=Coordinator(settings, locks),
     )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await state.upstream.aclose()
+        await state.coordinator.aclose()
 
     # One flat route table: a Mount with its own router costs a second routing pass on
     # every request.

@@ -2,8 +2,9 @@
 
 Upstream calls (k = members, p = ``upstream.page_size``; docs/architecture.md):
 a read is 1 call, plus ``ceil((k+1)/p)`` to list members unless ``members`` is excluded;
-a membership change of k users costs 3k to 4k calls plus one settle wait
-(:mod:`memberships`).
+a membership change of k users costs 2k calls (k validating reads reused as the reads
+the writes start from) in ``redis`` and ``process`` coordination, 3k to 4k calls plus a
+settle wait in ``verify`` (:mod:`memberships`).
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from ..scim.params import ListQuery, returns_attribute
 from ..scim.payloads import dump_resource
 from ..telemetrytv.client import TelemetryTVSession, TooLarge
 from ..telemetrytv.errors import NotFound
+from .coordination import Coordinator
 from .group_mapping import group_document, group_resource, member_ids
 from .group_patch import group_change
 from .memberships import MembershipWriter, bounded
 from .paging import scim_page
-from .user_locks import UserLocks
 from .users import upstream_errors
 
 GROUP_FILTER_ATTRIBUTES = {
@@ -78,12 +79,12 @@ class GroupProvisioning:
         session: TelemetryTVSession,
         settings: Settings,
         base_url: str,
-        locks: UserLocks,
+        coordinator: Coordinator,
     ) -> None:
         self.session = session
         self.settings = settings
         self.base_url = base_url
-        self.members = MembershipWriter(session, settings.groups, locks)
+        self.members = MembershipWriter(session, settings.groups, coordinator)
 
     async def _members_of(self, group_id: str) -> list[DirectoryUser]:
         return await self.session.walk_users(self.settings.upstream.page_size, group_id=group_id)

@@ -1,6 +1,7 @@
 """Configuration: the settings (``sections``), how they are read (``loading``) and checked
 (``validation``). Import from here; the split is for readers, not callers."""
 
+from .coordination import Coordination, coordination_mode
 from .loading import CONFIG_ENV, ENV_PREFIX, load_settings
 from .sections import (
     AuthScheme,
@@ -23,6 +24,7 @@ __all__ = [
     "ENV_PREFIX",
     "AuthScheme",
     "ConfigError",
+    "Coordination",
     "Deactivation",
     "GroupSettings",
     "LogFormat",
@@ -34,6 +36,7 @@ __all__ = [
     "TransportKind",
     "UpstreamSettings",
     "UserSettings",
+    "coordination_mode",
     "load_settings",
     "validate",
 ]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from .coordination import check_coordination
+
 if TYPE_CHECKING:
     from .sections import Settings
 
@@ -122,6 +124,7 @@ def validate(settings: Settings) -> None:
         raise ConfigError(
             f"groups.verify_rounds = {groups.verify_rounds} is not valid: use 1 to 10"
         )
+    check_coordination(settings)
     if settings.logging.level.lower() not in _LOG_LEVELS:
         raise ConfigError(
             f"logging.level = {settings.logging.level!r} is not valid: use one of "
