@@ -1,13 +1,14 @@
 """``redis`` and ``process`` coordination: read and write each user under its lock.
 
-The user's lock (in this process, and in Redis when coordinating through it) is held
+The user's lock (in this process, or in Redis when coordinating through it) is held
 around the read the write starts from and the write itself, so no other coordinated
-writer can read the user between them: nothing to settle, nothing to verify. A read taken
-before the lock (a group push's validating read) is reused only if no coordinated write of
-the user can have happened since: this process has not written the user since, and in
-``redis`` mode the user's Redis version counter has not moved and the read is younger than
-``groups.settle_seconds`` (so a replica falling back to ``verify`` still sees any write
-that undid its change; see docs/memberships.md).
+writer can read the user between them: nothing to settle, nothing to verify.
+
+A group push's validating read is that read when it was taken under the lock: in
+``redis`` mode :meth:`MembershipWriter.validate` takes each free lock before reading and
+keeps it until the user is written (a busy one is not waited for: that user is read again
+under the lock when written). In ``process`` mode the process is the only writer, so a
+validating read is current as long as the process has not written the user since.
 
 A write whose outcome is unknown (sent, then timed out) may still land later: the Redis
 lock is then left to expire instead of being released, so the next writer reads after it
@@ -17,7 +18,6 @@ lands as long as it lands within ``groups.lock_seconds``.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping
 
 from ..directory import DirectoryUser, UserChanges
@@ -86,8 +86,13 @@ class LockedWrites:
                 elif isinstance(outcome, LockBusy | UpstreamError):
                     failure = outcome
                     pending[user_id] = changes[user_id]
-                    # Waiting again or repeating a refusal would not help.
-                    final |= isinstance(outcome, LockBusy | UpstreamRejected)
+                    # Waiting again, repeating a refusal, or waiting for a lock left to
+                    # expire after a write of unknown outcome would not help.
+                    final |= isinstance(outcome, LockBusy | UpstreamRejected) or (
+                        self.redis is not None
+                        and isinstance(outcome, UpstreamTimeout)
+                        and outcome.request_sent
+                    )
                 else:
                     raise outcome
             stop_if_told_to_wait(outcomes.values(), done=len(results))
@@ -111,29 +116,26 @@ class LockedWrites:
     async def _change(
         self, user_id: str, change: UserChange, seen: Snapshot | None
     ) -> DirectoryUser:
+        held = seen.held if seen is not None else None
+        if held is not None and not held.released:
+            # Read under this lock, held since: the read is current.
+            try:
+                return await self._read_modify_write(user_id, change, seen, held)
+            finally:
+                await held.release()
         async with self.locks.hold(user_id):
             if self.redis is None:
-                return await self._read_modify_write(user_id, change, seen, None)
+                current = seen is not None and seen.read_at > self.locks.last_write(user_id)
+                return await self._read_modify_write(
+                    user_id, change, seen if current else None, None
+                )
             async with self.redis.hold(user_id) as held:
-                return await self._read_modify_write(user_id, change, seen, held)
-
-    def _current(self, user_id: str, seen: Snapshot | None, held: HeldLock | None) -> bool:
-        """Whether a read taken before the lock is still what the user holds."""
-        if seen is None or seen.read_at <= self.locks.last_write(user_id):
-            return False
-        if held is None:
-            return True  # this process is the only writer, and has not written since
-        return (
-            seen.version == held.version
-            and time.monotonic() - seen.read_at < self.settings.settle_seconds
-        )
+                return await self._read_modify_write(user_id, change, None, held)
 
     async def _read_modify_write(
         self, user_id: str, change: UserChange, seen: Snapshot | None, held: HeldLock | None
     ) -> DirectoryUser:
-        snapshot = seen if seen is not None and self._current(user_id, seen, held) else None
-        if snapshot is None:
-            snapshot = await read_user(self.session, user_id)
+        snapshot = seen or await read_user(self.session, user_id)
         if change.holds(snapshot.user.group_ids):
             return snapshot.user
         groups = change.applied(snapshot.user.group_ids)
@@ -150,8 +152,6 @@ class LockedWrites:
             raise
         finally:
             self.locks.wrote(user_id)
-            if held is not None:
-                await held.wrote()
         if held is not None and held.lost:
             raise LockLost("the lock could not be renewed during the write", written=True)
         if not change.holds(stored.group_ids):

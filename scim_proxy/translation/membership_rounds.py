@@ -13,6 +13,7 @@ from ..scim.errors import ScimError
 from ..telemetrytv.client import TelemetryTVSession
 from ..telemetrytv.errors import CircuitOpen, RateLimited, UpstreamError
 from .errors import scim_error_for
+from .redis_locks import HeldLock
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -21,11 +22,12 @@ K = TypeVar("K")
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """A user as read, when the read was sent (monotonic seconds), and, in ``redis``
-    coordination, the user's coordinated-write counter taken before the read."""
+    coordination, the user's lock when it was taken before the read and is still held
+    (the write then starts from this read and releases it)."""
 
     user: DirectoryUser
     read_at: float
-    version: str | None = None
+    held: HeldLock | None = None
 
 
 class MembershipIncomplete(ScimError):
@@ -48,11 +50,11 @@ async def bounded(
 
 
 async def read_user(
-    session: TelemetryTVSession, user_id: str, version: str | None = None
+    session: TelemetryTVSession, user_id: str, held: HeldLock | None = None
 ) -> Snapshot:
-    """Read one user, noting when the read was sent."""
+    """Read one user, noting when the read was sent (and the lock held around it)."""
     read_at = time.monotonic()
-    return Snapshot(await session.get_user(user_id), read_at, version)
+    return Snapshot(await session.get_user(user_id), read_at, held)
 
 
 def stop_if_told_to_wait(failures: Iterable[object], *, done: int) -> None:

@@ -44,7 +44,7 @@ from .membership_rounds import (
     read_user,
     stop_if_told_to_wait,
 )
-from .redis_locks import CoordinationUnavailable, LockLost
+from .redis_locks import CoordinationUnavailable, HeldLock, LockLost
 from .user_change import UserChange
 from .verified_writes import VerifiedWrites
 
@@ -62,40 +62,61 @@ class MembershipWriter:
         self.coordinator = coordinator
         self._verified = VerifiedWrites(session, settings, coordinator.locks)
         self._locked = LockedWrites(session, settings, coordinator.locks, coordinator.redis)
+        self._held: list[HeldLock] = []
 
     async def validate(self, user_ids: Iterable[str]) -> dict[str, Snapshot]:
         """Read the users a request adds; 400 naming any that TelemetryTV does not hold.
 
         A read that failed for another reason proves nothing either way: that user is
-        read again when its membership is written. In ``redis`` mode each read carries
-        the user's version counter, taken before it, so that the write can start from it.
+        read again when its membership is written. In ``redis`` mode each user's lock is
+        taken before its read when it is free, and kept until the user is written (so the
+        write starts from this read) or :meth:`release_held` is called, which callers do
+        in every path.
         """
         ids = list(user_ids)
-        versions: Mapping[str, str] = {}
         redis = self.coordinator.redis
-        if redis is not None and redis.available() and ids:
-            try:
-                versions = await redis.versions(ids)
-            except CoordinationUnavailable:
-                versions = {}  # the writes will fall back; these reads still validate
+        locking = redis is not None and redis.available()
 
         async def read(user_id: str) -> Snapshot:
-            return await read_user(self.session, user_id, versions.get(user_id))
+            held = None
+            if redis is not None and locking:
+                try:
+                    held = await redis.acquire(user_id, wait=False)
+                except CoordinationUnavailable:
+                    held = None  # the write falls back; this read still validates
+            if held is not None:
+                self._held.append(held)
+            try:
+                return await read_user(self.session, user_id, held)
+            except BaseException:
+                if held is not None:
+                    await held.release()
+                raise
 
-        results = await bounded(ids, read, self.settings.member_concurrency)
-        stop_if_told_to_wait(results.values(), done=0)
-        missing = sorted(k for k, r in results.items() if isinstance(r, NotFound))
-        if missing:
-            shown = ", ".join(repr(m[:64]) for m in missing[:10])
-            more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-            raise invalid_value(
-                f"Member(s) {shown}{more} are not TelemetryTV users. Provision the users "
-                "(assign them to the app) before pushing them in a group."
-            )
-        for result in results.values():
-            if isinstance(result, BaseException) and not isinstance(result, UpstreamError):
-                raise result
+        try:
+            results = await bounded(ids, read, self.settings.member_concurrency)
+            stop_if_told_to_wait(results.values(), done=0)
+            missing = sorted(k for k, r in results.items() if isinstance(r, NotFound))
+            if missing:
+                shown = ", ".join(repr(m[:64]) for m in missing[:10])
+                more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+                raise invalid_value(
+                    f"Member(s) {shown}{more} are not TelemetryTV users. Provision the users "
+                    "(assign them to the app) before pushing them in a group."
+                )
+            for result in results.values():
+                if isinstance(result, BaseException) and not isinstance(result, UpstreamError):
+                    raise result
+        except BaseException:
+            await self.release_held()
+            raise
         return {k: r for k, r in results.items() if isinstance(r, Snapshot)}
+
+    async def release_held(self) -> None:
+        """Release every lock :meth:`validate` took and no write has released yet."""
+        held, self._held = self._held, []
+        for lock in held:
+            await lock.release()
 
     async def change_user(
         self,
@@ -134,8 +155,15 @@ class MembershipWriter:
         :class:`MembershipIncomplete` when some change could not be put in place.
         ``about`` names what the changes are for in log events (e.g. the group).
         """
-        known = dict(known or {})
-        about = dict(about or {})
+        try:
+            return await self._change_users(changes, dict(known or {}), dict(about or {}))
+        finally:
+            # Locks taken when validating that no write used (a fallback, a failure).
+            await self.release_held()
+
+    async def _change_users(
+        self, changes: Mapping[str, UserChange], known: dict[str, Snapshot], about: dict[str, str]
+    ) -> dict[str, DirectoryUser | NotFound]:
         if not changes:
             return {}
         if self.coordinator.mode is Coordination.verify:

@@ -6,10 +6,6 @@ token) around the read the write starts from and the write itself. The lock has 
 lifetime (``groups.lock_seconds``) and is renewed while its holder is alive, so a holder
 killed mid-write blocks that user for at most one lifetime.
 
-Next to each lock, a version counter says how many coordinated writes the user has had; a
-read taken before the lock (the validating read of a group push) is reused as the write's
-starting point only if the counter has not moved since, which saves a second read.
-
 Keys are hashes of the upstream base URL and the user id, never of the API token: two IdP
 apps with different tokens may manage one TelemetryTV account.
 
@@ -24,7 +20,7 @@ import asyncio
 import contextlib
 import hashlib
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
@@ -42,11 +38,8 @@ REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 """What a Redis call can raise when Redis is down, slow or refusing us."""
 
 LOCK_PREFIX = "scim-proxy:membership-lock:"
-VERSION_PREFIX = "scim-proxy:membership-version:"
 BACKOFF_SECONDS = 5.0
 """After a Redis failure, how long requests go straight to verify before Redis is tried."""
-VERSION_TTL_SECONDS = 3600
-"""A version counter outlives any read it is compared with by far."""
 _POLL_SECONDS = 0.02
 """How often a waiting writer tries a busy lock again."""
 
@@ -80,17 +73,25 @@ def user_key(base_url: str, user_id: str) -> str:
 
 
 class HeldLock:
-    """One user's lock while held: the version seen under it, and whether it is still ours."""
+    """One user's lock while held: renewed in the background until released."""
 
-    def __init__(self, lock: Lock, client: aioredis.Redis, key: str, version: str) -> None:
+    def __init__(self, lock: Lock, renew_every: float) -> None:
         self._lock = lock
-        self._client = client
-        self._key = key
-        self.version = version
-        """The user's coordinated-write counter when the lock was taken ("0": none yet)."""
         self.lost = False
-        """Set when renewing the lock failed: another writer may have read since."""
+        """Set when renewing the lock failed: another writer may have taken it since."""
         self.kept = False
+        self.released = False
+        self._renewer = asyncio.create_task(self._renew(renew_every))
+
+    async def _renew(self, every: float) -> None:
+        """Keep the lock alive while its holder runs; a dead holder stops renewing it."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self._lock.reacquire()
+            except (LockError, *REDIS_ERRORS):
+                self.lost = True
+                return
 
     async def confirm(self) -> None:
         """Just before a write: make sure the lock is still ours, renewed to a full lifetime."""
@@ -105,21 +106,19 @@ class HeldLock:
             self.lost = True
             raise CoordinationUnavailable(_describe(exc)) from exc
 
-    async def wrote(self) -> None:
-        """After a write (or an attempt that may have landed): move the user's version on."""
-        name = VERSION_PREFIX + self._key
-        try:
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.incr(name)
-                pipe.expire(name, VERSION_TTL_SECONDS)
-                await pipe.execute()
-        except REDIS_ERRORS:
-            # Readers then cannot tell this write happened: have the caller verify it.
-            self.lost = True
-
     def keep(self) -> None:
         """Leave the lock to expire instead of releasing it (a write may still land)."""
         self.kept = True
+
+    async def release(self) -> None:
+        """Release the lock (once; shielded from cancellation). A kept lock is renewed to a
+        full lifetime and left to expire: a write of unknown outcome may still land, and
+        the next writer should read after it."""
+        if self.released:
+            return
+        self.released = True
+        self._renewer.cancel()
+        await asyncio.shield(_refresh(self._lock) if self.kept else _release(self._lock))
 
 
 def _describe(exc: BaseException) -> str:
@@ -190,80 +189,45 @@ class RedisLocks:
     def _unavailable(self) -> CoordinationUnavailable:
         return CoordinationUnavailable(self.reason or f"Redis at {self.where} is backing off")
 
-    async def versions(self, user_ids: Iterable[str]) -> dict[str, str]:
-        """The coordinated-write counters of these users, in one round trip."""
-        ids = list(user_ids)
-        if not ids:
-            return {}
-        if not self.available():
-            raise self._unavailable()
-        try:
-            values = await self._redis().mget(
-                [VERSION_PREFIX + user_key(self._base_url, u) for u in ids]
-            )
-        except REDIS_ERRORS as exc:
-            raise self.failed(exc) from exc
-        self._succeeded()
-        return {u: str(v or "0") for u, v in zip(ids, values, strict=True)}
+    async def acquire(self, user_id: str, *, wait: bool) -> HeldLock | None:
+        """The user's lock, held until :meth:`HeldLock.release`.
 
-    @asynccontextmanager
-    async def hold(self, user_id: str) -> AsyncIterator[HeldLock]:
-        """Hold the user's lock for the block: renewed while held, released in every path.
-
-        Raises :class:`LockBusy` after ``wait_seconds`` of another writer holding it, and
+        With ``wait``, waits up to ``wait_seconds`` for another holder, then raises
+        :class:`LockBusy`; without, answers None at once when it is held. Raises
         :class:`CoordinationUnavailable` when Redis fails.
         """
         if not self.available():
             raise self._unavailable()
-        client = self._redis()
-        key = user_key(self._base_url, user_id)
         lock = Lock(
-            client,
-            LOCK_PREFIX + key,
+            self._redis(),
+            LOCK_PREFIX + user_key(self._base_url, user_id),
             timeout=self.lock_seconds,
             sleep=_POLL_SECONDS,
             blocking_timeout=self.wait_seconds,
             thread_local=False,
         )
-        acquired = False
         try:
-            acquired = await lock.acquire()
-            if not acquired:
+            acquired = await lock.acquire(blocking=wait)
+        except REDIS_ERRORS as exc:
+            raise self.failed(exc) from exc
+        self._succeeded()
+        if not acquired:
+            if wait:
                 raise LockBusy(
                     f"another change to this user held its lock for {self.wait_seconds:g} s"
                 )
-            version = str(await client.get(VERSION_PREFIX + key) or "0")
-        except REDIS_ERRORS as exc:
-            if acquired:
-                await asyncio.shield(_release(lock))
-            raise self.failed(exc) from exc
-        except BaseException:
-            if acquired:
-                await asyncio.shield(_release(lock))
-            raise
-        self._succeeded()
-        held = HeldLock(lock, client, key, version)
-        renewer = asyncio.create_task(self._renew(lock, held))
+            return None
+        return HeldLock(lock, self.lock_seconds / 3)
+
+    @asynccontextmanager
+    async def hold(self, user_id: str) -> AsyncIterator[HeldLock]:
+        """Hold the user's lock for the block (waiting for it): released in every path."""
+        held = await self.acquire(user_id, wait=True)
+        assert held is not None  # acquire(wait=True) raises instead
         try:
             yield held
         finally:
-            renewer.cancel()
-            if held.kept:
-                # A write whose outcome is unknown may still land: hold the user a full
-                # lifetime more rather than let the next writer read before it lands.
-                await asyncio.shield(_refresh(lock))
-            else:
-                await asyncio.shield(_release(lock))
-
-    async def _renew(self, lock: Lock, held: HeldLock) -> None:
-        """Keep the lock alive while its holder runs; a dead holder stops renewing it."""
-        while True:
-            await asyncio.sleep(self.lock_seconds / 3)
-            try:
-                await lock.reacquire()
-            except (LockError, *REDIS_ERRORS):
-                held.lost = True
-                return
+            await held.release()
 
     async def ping(self) -> bool:
         """Whether Redis answers now (for ``/readyz``); a success ends any back-off."""

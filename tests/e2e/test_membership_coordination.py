@@ -21,7 +21,7 @@ from scim_proxy.ops.config import Coordination, Settings
 from scim_proxy.ops.metrics import COORDINATION_FALLBACKS
 from scim_proxy.simulator import SimulatorSettings, SimulatorStore
 from scim_proxy.translation import redis_locks
-from scim_proxy.translation.redis_locks import VERSION_PREFIX, user_key
+from scim_proxy.translation.redis_locks import LOCK_PREFIX, RedisLocks, user_key
 from tests.conftest import BASE, TOKEN, UPSTREAM, proxy_settings
 from tests.redis_server import RedisServer
 
@@ -154,6 +154,7 @@ async def test_a_change_of_k_members_costs_one_plus_two_k_calls(
 
 async def test_an_unknown_member_is_refused_before_anything_is_written(
     client: httpx.AsyncClient,
+    redis_server: RedisServer,
     store: SimulatorStore,
     world: tuple[list[str], list[str]],
 ) -> None:
@@ -164,6 +165,8 @@ async def test_an_unknown_member_is_refused_before_anything_is_written(
     assert response.status_code == 400
     assert "no-such-user" in response.json()["detail"]
     assert all(group_ids[0] not in g for g in _memberships(store, user_ids).values())
+    async with aioredis.Redis.from_url(redis_server.url) as redis:
+        assert await redis.keys("*") == []  # the locks taken to validate are released
 
 
 @pytest.fixture
@@ -206,18 +209,34 @@ async def test_two_replicas_coordinating_through_redis_lose_nothing(
 
 
 @pytest.mark.parametrize("settings", ["redis"], indirect=True)
-async def test_redis_keys_name_the_account_and_user_by_hash_and_locks_are_released(
+async def test_the_lock_is_named_by_a_hash_of_account_and_user_and_released_after(
     client: httpx.AsyncClient,
     redis_server: RedisServer,
+    store: SimulatorStore,
     world: tuple[list[str], list[str]],
 ) -> None:
     user_ids, group_ids = world
-    response = await client.patch(f"/Groups/{group_ids[0]}", json=_add(user_ids[:1]))
-    assert response.status_code == 204
+    other = RedisLocks(
+        redis_server.url, UPSTREAM, lock_seconds=30, wait_seconds=1, timeout_seconds=1
+    )
+    held = await other.acquire(user_ids[0], wait=False)
+    assert held is not None
     async with aioredis.Redis.from_url(redis_server.url, decode_responses=True) as redis:
-        keys = set(await redis.keys("*"))
-    assert keys == {VERSION_PREFIX + user_key(UPSTREAM, user_ids[0])}  # no lock left behind
-    assert not any(TOKEN in key or user_ids[0] in key for key in keys)
+        [key] = await redis.keys("*")
+        assert key == LOCK_PREFIX + user_key(UPSTREAM, user_ids[0])
+        assert TOKEN not in key
+        assert user_ids[0] not in key
+        change = asyncio.create_task(
+            client.patch(f"/Groups/{group_ids[0]}", json=_add(user_ids[:1]))
+        )
+        await asyncio.sleep(0.2)
+        # Another process (any token) holding the user's lock holds this change back.
+        assert group_ids[0] not in _memberships(store, user_ids[:1])[user_ids[0]]
+        await held.release()
+        assert (await change).status_code == 204
+        assert group_ids[0] in _memberships(store, user_ids[:1])[user_ids[0]]
+        assert await redis.keys("*") == []  # no lock left behind
+    await other.aclose()
 
 
 @pytest.mark.parametrize("settings", ["redis"], indirect=True)

@@ -171,3 +171,35 @@ async def test_a_cancelled_change_releases_its_redis_lock(
         with pytest.raises(asyncio.CancelledError):
             await task
         assert await redis.keys(f"{LOCK_PREFIX}*") == []
+
+
+class WriteThenTimeOut(httpx.AsyncBaseTransport):
+    """The simulator applies every user write, but its reply never comes back in time."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == "PATCH":
+            raise httpx.ReadTimeout("no reply in time", request=request)
+        return response
+
+
+@pytest.mark.parametrize("settings", ["redis"], indirect=True)
+async def test_a_write_of_unknown_outcome_is_an_error_and_keeps_the_lock_until_it_expires(
+    writer: Writers,
+    simulator: Starlette,
+    redis_server: RedisServer,
+    user_and_groups: tuple[str, list[str]],
+) -> None:
+    user_id, groups = user_and_groups
+    members = writer(transport=WriteThenTimeOut(simulator))
+    with pytest.raises(ScimError) as raised:
+        await members.change_user(user_id, add=groups[:1])
+    assert raised.value.status in (503, 504)
+    assert "Send the request again" in raised.value.detail
+    async with aioredis.Redis.from_url(redis_server.url, decode_responses=True) as redis:
+        [lock] = await redis.keys(f"{LOCK_PREFIX}*")
+        # Left to expire (a full lifetime), so a late landing precedes the next reader.
+        assert 0 < await redis.pttl(lock) <= 30_000
