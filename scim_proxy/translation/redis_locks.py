@@ -40,6 +40,9 @@ REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 LOCK_PREFIX = "scim-proxy:membership-lock:"
 BACKOFF_SECONDS = 5.0
 """After a Redis failure, how long requests go straight to verify before Redis is tried."""
+MAX_HOLD_SECONDS = 600.0
+"""Renewal stops after this long (the longest request budget): a lock its holder forgot
+to release still expires."""
 _POLL_SECONDS = 0.02
 """How often a waiting writer tries a busy lock again."""
 
@@ -85,7 +88,8 @@ class HeldLock:
 
     async def _renew(self, every: float) -> None:
         """Keep the lock alive while its holder runs; a dead holder stops renewing it."""
-        while True:
+        deadline = time.monotonic() + MAX_HOLD_SECONDS
+        while time.monotonic() < deadline:
             await asyncio.sleep(every)
             try:
                 await self._lock.reacquire()

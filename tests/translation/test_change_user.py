@@ -13,8 +13,10 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
+from starlette.requests import Request
 
 from scim_proxy.http.app import build_upstream
+from scim_proxy.http.state import membership_writer
 from scim_proxy.ops.config import Coordination, Settings
 from scim_proxy.scim.errors import ScimError
 from scim_proxy.simulator import SimulatorSettings, SimulatorStore
@@ -203,3 +205,17 @@ async def test_a_write_of_unknown_outcome_is_an_error_and_keeps_the_lock_until_i
         [lock] = await redis.keys(f"{LOCK_PREFIX}*")
         # Left to expire (a full lifetime), so a late landing precedes the next reader.
         assert 0 < await redis.pttl(lock) <= 30_000
+
+
+async def test_a_request_reaches_the_writer_of_its_process(proxy: Starlette) -> None:
+    scope = {
+        "type": "http",
+        "app": proxy,
+        "method": "PATCH",
+        "path": "/scim/v2/Users/x",
+        "query_string": b"",
+        "headers": [(b"authorization", f"Bearer {TOKEN}".encode())],
+    }
+    members = membership_writer(Request(scope))
+    assert members.coordinator is proxy.state.proxy.coordinator
+    await proxy.state.proxy.coordinator.aclose()
