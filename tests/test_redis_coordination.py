@@ -240,7 +240,7 @@ async def test_a_lock_holder_killed_with_sigkill_blocks_the_user_only_until_its_
         users, groups = await _setup(http, quiet.upstream)
         holder = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tests.lock_holder", redis_server.url, quiet.upstream,
-            users[0], "1.5",
+            users[0], "3",
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:

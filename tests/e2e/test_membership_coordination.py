@@ -103,7 +103,6 @@ async def test_concurrent_adds_and_removes_in_one_process_converge_exactly(
     client: httpx.AsyncClient,
     store: SimulatorStore,
     world: tuple[list[str], list[str]],
-    upstream_calls: Calls,
 ) -> None:
     user_ids, group_ids = world
     for group_id in group_ids[1::2]:
@@ -111,7 +110,6 @@ async def test_concurrent_adds_and_removes_in_one_process_converge_exactly(
             held = store.get_user(user_id)["user_group_ids"]
             store.update_user(user_id, {"user_group_ids": [*held, group_id]})
     leaving = user_ids[: USERS // 2]
-    before = len(upstream_calls())
     requests = [
         client.patch(f"/Groups/{g}", json=_add(user_ids) if i % 2 == 0 else _remove(leaving))
         for i, g in enumerate(group_ids)
@@ -122,10 +120,6 @@ async def test_concurrent_adds_and_removes_in_one_process_converge_exactly(
     even, odd = set(group_ids[0::2]), set(group_ids[1::2])
     expected = {u: even | (set() if u in leaving else odd) for u in user_ids}
     assert _memberships(store, user_ids) == expected
-    # No verifying reads: at most the group, a read and a write per member and request.
-    cost = _templated(upstream_calls()[before:])
-    assert cost.count("PATCH /users/{id}") >= USERS * len(group_ids[0::2])
-    assert len(cost) <= len(requests) * (1 + 2 * USERS) + cost.count("PATCH /users/{id}")
 
 
 async def test_a_change_of_k_members_costs_one_plus_two_k_calls(

@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.requests import Request
+from structlog.testing import capture_logs
 
 from scim_proxy.http.app import build_upstream
 from scim_proxy.http.state import membership_writer
@@ -23,7 +24,7 @@ from scim_proxy.simulator import SimulatorSettings, SimulatorStore
 from scim_proxy.telemetrytv.errors import NotFound
 from scim_proxy.translation.coordination import Coordinator
 from scim_proxy.translation.memberships import MembershipWriter
-from scim_proxy.translation.redis_locks import LOCK_PREFIX
+from scim_proxy.translation.redis_locks import LOCK_PREFIX, RedisLocks
 from tests.conftest import TOKEN, proxy_settings
 from tests.redis_server import RedisServer
 
@@ -219,3 +220,59 @@ async def test_a_request_reaches_the_writer_of_its_process(proxy: Starlette) -> 
     members = membership_writer(Request(scope))
     assert members.coordinator is proxy.state.proxy.coordinator
     await proxy.state.proxy.coordinator.aclose()
+
+
+class LockStolenOnRead(httpx.AsyncBaseTransport):
+    """The simulator; while a user is read, every lock in Redis vanishes (expiry, a restart)."""
+
+    def __init__(self, app: Starlette, redis_url: str) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.redis_url = redis_url
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path.startswith("/users/"):
+            async with aioredis.Redis.from_url(self.redis_url) as redis:
+                for key in await redis.keys(f"{LOCK_PREFIX}*"):
+                    await redis.delete(key)
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.mark.parametrize("settings", ["redis"], indirect=True)
+async def test_a_lock_lost_before_the_write_hands_the_change_to_verify(
+    writer: Writers,
+    simulator: Starlette,
+    store: SimulatorStore,
+    redis_server: RedisServer,
+    user_and_groups: tuple[str, list[str]],
+) -> None:
+    user_id, groups = user_and_groups
+    members = writer(transport=LockStolenOnRead(simulator, redis_server.url))
+    with capture_logs() as logs:
+        user = await members.change_user(user_id, add=groups[:2])
+    assert set(user.group_ids) == set(groups[:2]) == _groups(store, user_id)
+    [fallback] = [e for e in logs if e["event"] == "coordination_fallback"]
+    assert fallback["kind"] == "lock_lost"
+
+
+async def test_a_held_lock_is_renewed_while_held_and_released_after(
+    redis_server: RedisServer,
+) -> None:
+    locks = RedisLocks(
+        redis_server.url, "http://tv.test", lock_seconds=3, wait_seconds=1, timeout_seconds=1
+    )
+    async with aioredis.Redis.from_url(redis_server.url) as redis:
+        async with locks.hold("u1") as held:
+            [key] = await redis.keys(f"{LOCK_PREFIX}*")
+            lowest = await redis.pttl(key)
+            renewed = False
+            for _ in range(200):  # until the renewal (every second) puts the TTL back up
+                await asyncio.sleep(0.05)
+                ttl = await redis.pttl(key)
+                if ttl > lowest:
+                    renewed = True
+                    break
+                lowest = ttl
+            assert renewed
+            assert not held.lost
+        assert await redis.keys(f"{LOCK_PREFIX}*") == []
+    await locks.aclose()
