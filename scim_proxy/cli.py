@@ -18,6 +18,7 @@ import uvicorn
 from .ops.config import (
     CONFIG_ENV,
     ConfigError,
+    Coordination,
     LogFormat,
     LoggingSettings,
     Settings,
@@ -166,6 +167,8 @@ def demo(args: argparse.Namespace) -> int:
         .replace("upstream", base_url=upstream_url)
     )
     settings = settings.replace("logging", format=LogFormat.console)
+    # One process is the only writer: per-user locks in it suffice, no settle wait.
+    settings = settings.replace("groups", coordination=Coordination.process)
     configure_logging(settings.logging)
     sim_app = create_simulator_app(SimulatorSettings(token=args.token, users=args.users))
     proxy_app = create_app(settings)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from scim_proxy.http.app import create_app
 from scim_proxy.ops.config import Settings
 from scim_proxy.ops.logging import configure_logging
 from scim_proxy.simulator import SimulatorSettings, SimulatorStore, create_simulator_app
+from tests.redis_server import RedisServer
 
 TOKEN = "test-token-3f9a"
 UPSTREAM = "http://telemetrytv.test"
@@ -107,3 +108,14 @@ async def client(proxy: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         headers={"Authorization": f"Bearer {TOKEN}", "User-Agent": "Okta SCIM Client 1.0.0"},
     ) as http:
         yield http
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server of this test's own on a free port (stopped at the end)."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

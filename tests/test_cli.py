@@ -35,6 +35,11 @@ async def test_oktas_spec_test_passes_against_the_demo(demo: str) -> None:
     assert steps == 12
 
 
+def test_the_demo_coordinates_memberships_with_its_own_process_locks(demo: str) -> None:
+    ready = httpx.get(demo.removesuffix("/scim/v2") + "/readyz", timeout=10)
+    assert ready.json()["checks"]["coordination"] == "process"
+
+
 def test_the_demo_prints_what_a_newcomer_needs() -> None:
     port, sim_port = free_port(), free_port()
     process = start("demo", "--port", str(port), "--simulator-port", str(sim_port))

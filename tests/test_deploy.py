@@ -19,13 +19,18 @@ from scim_proxy.ops import metrics
 DEPLOY = Path(__file__).parents[1] / "deploy"
 
 
-def _manifests() -> dict[str, dict[str, Any]]:
-    documents: dict[str, dict[str, Any]] = {}
+def _documents() -> list[dict[str, Any]]:
+    documents = []
     for path in sorted((DEPLOY / "kubernetes").glob("*.yaml")):
         for document in yaml.safe_load_all(path.read_text()):
             assert {"apiVersion", "kind"} <= set(document), path
-            documents[document["kind"]] = document
+            documents.append(document)
     return documents
+
+
+def _manifests(name: str = "scim-proxy") -> dict[str, dict[str, Any]]:
+    """The objects named ``name`` (and the kustomization), by kind."""
+    return {d["kind"]: d for d in _documents() if d.get("metadata", {}).get("name", name) == name}
 
 
 def test_the_deployment_is_probed_non_root_read_only_and_sized() -> None:
@@ -83,3 +88,40 @@ def test_the_dashboard_only_charts_metrics_the_proxy_exports() -> None:
     }
     assert queried
     assert queried <= exported, queried - exported
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in container["env"]}
+
+
+def test_redis_runs_without_persistence_limited_and_reachable_only_from_the_proxy() -> None:
+    redis = _manifests("scim-proxy-redis")
+    kustomization = _manifests()["Kustomization"]
+    assert "redis.yaml" in kustomization["resources"]
+    pod = redis["Deployment"]["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    args = container["args"]
+    assert args[args.index("--save") + 1] == ""
+    assert args[args.index("--appendonly") + 1] == "no"
+    assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    labels = redis["Deployment"]["spec"]["selector"]["matchLabels"]
+    assert redis["Service"]["spec"]["selector"] == labels
+    policy = redis["NetworkPolicy"]["spec"]
+    assert policy["podSelector"]["matchLabels"] == labels
+    assert policy["policyTypes"] == ["Ingress"]
+    [rule] = policy["ingress"]
+    proxy_labels = _manifests()["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    [source] = rule["from"]
+    assert source["podSelector"]["matchLabels"].items() <= proxy_labels.items()
+    assert rule["ports"] == [{"protocol": "TCP", "port": 6379}]
+
+
+def test_the_proxy_coordinates_through_the_manifests_redis() -> None:
+    [container] = _manifests()["Deployment"]["spec"]["template"]["spec"]["containers"]
+    env = _env(container)
+    assert env["SCIM_PROXY_GROUPS_COORDINATION"] == "redis"
+    service = _manifests("scim-proxy-redis")["Service"]
+    port = service["spec"]["ports"][0]["port"]
+    assert env["SCIM_PROXY_GROUPS_REDIS_URL"] == f"redis://{service['metadata']['name']}:{port}/0"

@@ -20,6 +20,7 @@ from ..telemetrytv.breaker import CircuitBreaker
 from ..telemetrytv.client import AttemptPolicy, TelemetryTV
 from ..telemetrytv.retries import RetryingAttempts
 from ..telemetrytv.transport import build_http_client
+from ..translation.coordination import Coordinator
 from ..translation.role_names import GroupNames
 from ..translation.user_locks import UserLocks
 from .errors import http_error_handler, scim_error_handler
@@ -74,10 +75,12 @@ def create_app(
     is what failed-authentication throttling measures its windows with.
     """
     settings = settings or Settings()
+    locks = UserLocks()
     state = ProxyState(
         settings=settings,
         upstream=build_upstream(settings, http_client),
-        locks=UserLocks(),
+        locks=locks,
+        coordinator=Coordinator(settings, locks),
         group_names=GroupNames(settings.roles.names_cache_seconds, settings.upstream.page_size),
     )
 
@@ -85,6 +88,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await state.upstream.aclose()
+        await state.coordinator.aclose()
 
     # One flat route table: a Mount with its own router costs a second routing pass on
     # every request.

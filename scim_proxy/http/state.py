@@ -11,6 +11,8 @@ from ..ops.context import request_stats
 from ..ops.fingerprint import token_fingerprint
 from ..scim.params import ListQuery, list_query
 from ..telemetrytv.client import TelemetryTV, TelemetryTVSession
+from ..translation.coordination import Coordinator
+from ..translation.memberships import MembershipWriter
 from ..translation.role_names import GroupNames
 from ..translation.user_locks import UserLocks
 from .auth import token_from_header
@@ -25,6 +27,8 @@ class ProxyState:
     settings: Settings
     upstream: TelemetryTV
     locks: UserLocks
+    coordinator: Coordinator
+    """How membership writers coordinate (``groups.coordination``); shares ``locks``."""
     group_names: GroupNames = field(default_factory=lambda: GroupNames(0.0, 100))
     """Kept listings of group names for users' roles (``[roles] names_cache_seconds``)."""
 
@@ -43,6 +47,12 @@ def upstream_session(request: Request) -> TelemetryTVSession:
         token, state.settings.logging.fingerprint_key
     )
     return state.upstream.session(token)
+
+
+def membership_writer(request: Request) -> MembershipWriter:
+    """The coordinated writer of users' group lists, acting with this request's token."""
+    state = proxy_state(request)
+    return MembershipWriter(upstream_session(request), state.settings.groups, state.coordinator)
 
 
 def scim_base_url(request: Request) -> str:

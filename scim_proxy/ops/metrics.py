@@ -90,3 +90,11 @@ def forget_this_worker() -> None:
     """
     if os.environ.get(MULTIPROC_ENV):
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+COORDINATION_FALLBACKS = Counter(
+    "scim_proxy_coordination_fallbacks_total",
+    "Membership changes made in verify mode because Redis coordination could not be used, "
+    "by reason (redis_unavailable, lock_lost); one per request",
+    ["reason"],
+)

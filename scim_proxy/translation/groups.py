@@ -2,8 +2,9 @@
 
 Upstream calls (k = members, p = ``upstream.page_size``; docs/architecture.md):
 a read is 1 call, plus ``ceil((k+1)/p)`` to list members unless ``members`` is excluded;
-a membership change of k users costs 3k to 4k calls plus one settle wait
-(:mod:`memberships`).
+a membership change of k users costs 2k calls in ``redis`` and ``process`` coordination
+(the validating reads are the reads the writes start from), 3k to 4k calls plus a settle
+wait in ``verify`` (:mod:`memberships`).
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from ..scim.params import ListQuery, returns_attribute
 from ..scim.payloads import dump_resource
 from ..telemetrytv.client import TelemetryTVSession, TooLarge
 from ..telemetrytv.errors import NotFound
+from .coordination import Coordinator
 from .group_mapping import group_document, group_resource, member_ids
 from .group_patch import group_change
 from .memberships import MembershipWriter, bounded
 from .paging import scim_page
-from .user_locks import UserLocks
 from .users import upstream_errors
 
 GROUP_FILTER_ATTRIBUTES = {
@@ -78,12 +79,12 @@ class GroupProvisioning:
         session: TelemetryTVSession,
         settings: Settings,
         base_url: str,
-        locks: UserLocks,
+        coordinator: Coordinator,
     ) -> None:
         self.session = session
         self.settings = settings
         self.base_url = base_url
-        self.members = MembershipWriter(session, settings.groups, locks)
+        self.members = MembershipWriter(session, settings.groups, coordinator)
 
     async def _members_of(self, group_id: str) -> list[DirectoryUser]:
         return await self.session.walk_users(self.settings.upstream.page_size, group_id=group_id)
@@ -183,20 +184,24 @@ class GroupProvisioning:
         if not name.strip():
             raise ScimError(400, "displayName is required", "invalidValue")
         add = member_ids(resource)
-        with upstream_errors("Group"):
-            known = await self.members.validate(add)
-            group = await self.session.create_group(name)
         try:
-            with upstream_errors("Group", group.id):
-                await self.members.apply(group.id, add, known=known)
-        except ScimError as exc:
-            raise ScimError(
-                exc.status,
-                f"The group was created (id {group.id}) but not all its members were added: "
-                f"{exc.detail}",
-                exc.scim_type,
-                headers=exc.headers,
-            ) from exc
+            with upstream_errors("Group"):
+                known = await self.members.validate(add)
+                group = await self.session.create_group(name)
+            try:
+                with upstream_errors("Group", group.id):
+                    await self.members.apply(group.id, add, known=known)
+            except ScimError as exc:
+                raise ScimError(
+                    exc.status,
+                    f"The group was created (id {group.id}) but not all its members were "
+                    f"added: {exc.detail}",
+                    exc.scim_type,
+                    headers=exc.headers,
+                ) from exc
+        finally:
+            # In redis mode validating takes the members' locks: never leave one held.
+            await self.members.release_held()
         if all(u in known for u in add):
             return GroupView(group, [known[u].user for u in add])
         with upstream_errors("Group", group.id):
@@ -214,9 +219,12 @@ class GroupProvisioning:
             add = [u for u in wanted if u not in current]
             remove = [u for u in current if u not in set(wanted)]
             _keep_admins(group, set(wanted))
-            known = await self.members.validate(add)
-            group = await self._rename(group, wanted_name)
-            await self.members.apply(group_id, add, remove, known=known)
+            try:
+                known = await self.members.validate(add)
+                group = await self._rename(group, wanted_name)
+                await self.members.apply(group_id, add, remove, known=known)
+            finally:
+                await self.members.release_held()
         if all(u in current or u in known for u in wanted):
             return GroupView(group, [current[u] if u in current else known[u].user for u in wanted])
         # Some members were read again while being written (a transient failure when
@@ -242,10 +250,13 @@ class GroupProvisioning:
                 add = [u for u in final if u not in current]
                 remove = [u for u in current if u not in final]
             add = list(add)
-            known = await self.members.validate(add)
-            if change.rename is not None:
-                group = await self._rename(group, change.rename)
-            await self.members.apply(group_id, add, remove, known=known)
+            try:
+                known = await self.members.validate(add)
+                if change.rename is not None:
+                    group = await self._rename(group, change.rename)
+                await self.members.apply(group_id, add, remove, known=known)
+            finally:
+                await self.members.release_held()
         return group
 
     async def _rename(self, group: DirectoryGroup, name: str) -> DirectoryGroup:

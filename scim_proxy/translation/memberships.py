@@ -3,113 +3,195 @@
 TelemetryTV keeps a membership as an entry in the user's ``user_group_ids``, and offers no
 conditional update: adding a user to a group is read the user, add the id, write the
 whole list back. Two writers doing that to one user at once can each write a list
-missing the other's change. The proxy makes every change stick, across processes, by
-verifying after writing:
+missing the other's change.
 
-1. **Validate**: read every user to add (bounded concurrency). An unknown id is a 400
-   before anything is written.
-2. **Write**: for each user whose list does not yet say what the request wants, write the
-   list, under a per-user lock in this process. A read older than
-   ``groups.max_read_age_seconds`` is refreshed first, which bounds the time between
-   any writer's read and its write.
-3. **Settle, then verify**: wait ``groups.settle_seconds`` (plus up to as much again at
-   random, so writers that collided do not collide again in step), longer than that bound, then
-   read the written users back. A concurrent writer that read before our write has
-   written by now; if it undid our change, the read shows it, and the change is written
-   again (step 2) for another round, up to ``groups.verify_rounds``.
+The primitive is :meth:`MembershipWriter.change_user` (and :meth:`~MembershipWriter.
+change_users` for many users at once): a coordinated read-modify-write of one user's group
+list. How writers are kept apart is ``groups.coordination`` (docs/memberships.md):
 
-Every change is an idempotent "user U is (not) in group G", so sending a request again
-converges. A change still not in place after the last round is reported as an error,
-never as success. See docs/memberships.md for the argument and its limits.
+- ``redis`` / ``process`` (:mod:`locked_writes`): the user's lock, in Redis or in this
+  process, is held around the read the write starts from and the write. No waiting.
+- ``verify`` (:mod:`verified_writes`): write, settle, read back, re-apply.
+
+When Redis cannot be used, the affected changes of that request are made in ``verify``
+mode (logged as ``coordination_fallback``, counted in
+``scim_proxy_coordination_fallbacks_total``): slower, never unsafe.
+
+A group push (:meth:`MembershipWriter.apply`) is one change per member, validated first:
+an unknown member is a 400 before anything is written. Every change is idempotent, so
+sending a request again converges; a change not in place is reported as an error, never as
+success.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
-import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Collection, Iterable, Mapping
 
 import structlog
 
-from ..directory import DirectoryUser, UserChanges
-from ..ops.config import GroupSettings
-from ..ops.context import request_stats
-from ..scim.errors import ScimError, invalid_value
+from ..directory import DirectoryUser
+from ..ops.config import Coordination, GroupSettings
+from ..ops.metrics import COORDINATION_FALLBACKS
+from ..scim.errors import invalid_value
 from ..telemetrytv.client import TelemetryTVSession
-from ..telemetrytv.errors import CircuitOpen, NotFound, RateLimited, UpstreamError
-from .errors import scim_error_for
-from .user_locks import UserLocks
+from ..telemetrytv.errors import NotFound, UpstreamError
+from .coordination import Coordinator
+from .locked_writes import LockedWrites
+from .membership_rounds import (
+    MembershipIncomplete,
+    Snapshot,
+    bounded,
+    read_user,
+    stop_if_told_to_wait,
+)
+from .redis_locks import CoordinationUnavailable, HeldLock, LockLost
+from .user_change import UserChange
+from .verified_writes import VerifiedWrites
 
 log = structlog.get_logger("scim_proxy.memberships")
-_jitter = random.Random()  # noqa: S311 - timing jitter, not a secret
-T = TypeVar("T")
-K = TypeVar("K")
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """A user as read, and when the read was sent (monotonic seconds)."""
-
-    user: DirectoryUser
-    read_at: float
-
-
-class MembershipIncomplete(ScimError):
-    """Some membership changes could not be applied; the request may be sent again."""
-
-
-async def bounded(
-    items: Iterable[K], work: Callable[[K], Awaitable[T]], limit: int
-) -> dict[K, T | BaseException]:
-    """Run ``work`` on every item, at most ``limit`` at once; exceptions are collected."""
-    gate = asyncio.Semaphore(limit)
-
-    async def one(item: K) -> T:
-        async with gate:
-            return await work(item)
-
-    keys = list(items)
-    results = await asyncio.gather(*(one(k) for k in keys), return_exceptions=True)
-    return dict(zip(keys, results, strict=True))
 
 
 class MembershipWriter:
-    """Applies "these users in, those users out" to one group, verified."""
+    """Coordinated changes to users' group lists, in the mode in force for this process."""
 
     def __init__(
-        self, session: TelemetryTVSession, settings: GroupSettings, locks: UserLocks
+        self, session: TelemetryTVSession, settings: GroupSettings, coordinator: Coordinator
     ) -> None:
         self.session = session
         self.settings = settings
-        self.locks = locks
-
-    async def _read(self, user_id: str) -> Snapshot:
-        read_at = time.monotonic()
-        return Snapshot(await self.session.get_user(user_id), read_at)
+        self.coordinator = coordinator
+        self._verified = VerifiedWrites(session, settings, coordinator.locks)
+        self._locked = LockedWrites(session, settings, coordinator.locks, coordinator.redis)
+        self._held: list[HeldLock] = []
 
     async def validate(self, user_ids: Iterable[str]) -> dict[str, Snapshot]:
         """Read the users a request adds; 400 naming any that TelemetryTV does not hold.
 
         A read that failed for another reason proves nothing either way: that user is
-        read again when its membership is written.
+        read again when its membership is written. In ``redis`` mode each user's lock is
+        taken before its read when it is free, and kept until the user is written (so the
+        write starts from this read) or :meth:`release_held` is called, which callers do
+        in every path.
         """
-        results = await bounded(user_ids, self._read, self.settings.member_concurrency)
-        _stop_if_told_to_wait(results.values(), done=0)
-        missing = sorted(k for k, r in results.items() if isinstance(r, NotFound))
-        if missing:
-            shown = ", ".join(repr(m[:64]) for m in missing[:10])
-            more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-            raise invalid_value(
-                f"Member(s) {shown}{more} are not TelemetryTV users. Provision the users "
-                "(assign them to the app) before pushing them in a group."
-            )
-        for result in results.values():
-            if isinstance(result, BaseException) and not isinstance(result, UpstreamError):
-                raise result
+        ids = list(user_ids)
+        redis = self.coordinator.redis
+        locking = redis is not None and redis.available()
+
+        async def read(user_id: str) -> Snapshot:
+            held = None
+            if redis is not None and locking:
+                try:
+                    held = await redis.acquire(user_id, wait=False)
+                except CoordinationUnavailable:
+                    held = None  # the write falls back; this read still validates
+            if held is not None:
+                self._held.append(held)
+            try:
+                return await read_user(self.session, user_id, held)
+            except BaseException:
+                if held is not None:
+                    await held.release()
+                raise
+
+        try:
+            results = await bounded(ids, read, self.settings.member_concurrency)
+            stop_if_told_to_wait(results.values(), done=0)
+            missing = sorted(k for k, r in results.items() if isinstance(r, NotFound))
+            if missing:
+                shown = ", ".join(repr(m[:64]) for m in missing[:10])
+                more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+                raise invalid_value(
+                    f"Member(s) {shown}{more} are not TelemetryTV users. Provision the users "
+                    "(assign them to the app) before pushing them in a group."
+                )
+            for result in results.values():
+                if isinstance(result, BaseException) and not isinstance(result, UpstreamError):
+                    raise result
+        except BaseException:
+            await self.release_held()
+            raise
         return {k: r for k, r in results.items() if isinstance(r, Snapshot)}
+
+    async def release_held(self) -> None:
+        """Release every lock :meth:`validate` took and no write has released yet."""
+        held, self._held = self._held, []
+        for lock in held:
+            await lock.release()
+
+    async def change_user(
+        self,
+        user_id: str,
+        *,
+        add: Collection[str] = (),
+        remove: Collection[str] = (),
+        exactly: Collection[str] | None = None,
+        known: Snapshot | None = None,
+    ) -> DirectoryUser:
+        """Put ``user_id`` in every group of ``add``, in none of ``remove`` and, when
+        ``exactly`` is given, in exactly those groups; the user as it then stands.
+
+        ``known`` is a read of the user taken earlier (reused when still current). Raises
+        :class:`NotFound` when TelemetryTV has no such user, and a ScimError
+        (:class:`MembershipIncomplete`) when the change could not be put in place.
+        """
+        change = UserChange.of(add, remove, exactly)
+        outcome = (await self.change_users({user_id: change}, {user_id: known} if known else None))[
+            user_id
+        ]
+        if isinstance(outcome, NotFound):
+            raise outcome
+        return outcome
+
+    async def change_users(
+        self,
+        changes: Mapping[str, UserChange],
+        known: Mapping[str, Snapshot] | None = None,
+        *,
+        about: Mapping[str, str] | None = None,
+    ) -> dict[str, DirectoryUser | NotFound]:
+        """Put every user's change in place (``member_concurrency`` at a time).
+
+        Each user's outcome is the user as it then stands, or NotFound. Raises
+        :class:`MembershipIncomplete` when some change could not be put in place.
+        ``about`` names what the changes are for in log events (e.g. the group).
+        """
+        try:
+            return await self._change_users(changes, dict(known or {}), dict(about or {}))
+        finally:
+            # Locks taken when validating that no write used (a fallback, a failure).
+            await self.release_held()
+
+    async def _change_users(
+        self, changes: Mapping[str, UserChange], known: dict[str, Snapshot], about: dict[str, str]
+    ) -> dict[str, DirectoryUser | NotFound]:
+        if not changes:
+            return {}
+        if self.coordinator.mode is Coordination.verify:
+            return await self._verified.run(changes, known, about)
+        redis = self.coordinator.redis
+        if redis is not None and not redis.available():
+            reason = redis.reason or "Redis is backing off after a failure"
+            self._fell_back("redis_unavailable", reason, len(changes), about)
+            return await self._verified.run(changes, known, about)
+        results, fallback = await self._locked.run(changes, known)
+        if fallback:
+            first = next(iter(fallback.values()))
+            kind = "lock_lost" if isinstance(first, LockLost) else "redis_unavailable"
+            reason = first.reason if isinstance(first, CoordinationUnavailable) else str(first)
+            self._fell_back(kind, reason, len(fallback), about)
+            unverified = [u for u, f in fallback.items() if isinstance(f, LockLost) and f.written]
+            results.update(
+                await self._verified.run(
+                    {u: changes[u] for u in fallback}, known, about, unverified
+                )
+            )
+        return results
+
+    def _fell_back(self, kind: str, reason: str, users: int, about: Mapping[str, str]) -> None:
+        COORDINATION_FALLBACKS.labels(reason=kind).inc()
+        log.warning(
+            "coordination_fallback", **about, reason=reason, kind=kind, users=users, mode="verify"
+        )
 
     async def apply(
         self,
@@ -119,142 +201,19 @@ class MembershipWriter:
         *,
         known: Mapping[str, Snapshot] | None = None,
     ) -> None:
-        """Make ``add`` members and ``remove`` non-members of ``group_id``, verified.
+        """Make ``add`` members and ``remove`` non-members of ``group_id``.
 
-        ``known`` holds fresh reads of some of the users (from :meth:`validate`). A write
-        that fails is tried again in the next round from a fresh read, like one a
-        concurrent writer undid; what is still not in place after the last round is
-        reported as an error.
+        ``known`` holds fresh reads of some of the users (from :meth:`validate`).
         """
-        wanted = {user_id: True for user_id in add}
-        wanted.update({user_id: False for user_id in remove})
-        if not wanted:
-            return
-        pending: dict[str, Snapshot | None] = {u: (known or {}).get(u) for u in wanted}
-        failure: BaseException | None = None
-        for round_number in range(1, self.settings.verify_rounds + 1):
-            written = await self._write_round(group_id, wanted, pending)
-            failed = {u: r for u, r in written.items() if isinstance(r, BaseException)}
-            changed = [u for u, r in written.items() if r is True]
-            for user_id in [u for u, r in failed.items() if isinstance(r, NotFound)]:
-                if wanted[user_id]:
-                    raise invalid_value(
-                        f"Member {user_id[:64]!r} was deleted from TelemetryTV while the group "
-                        "was being updated; provision the user again, then resend the request."
-                    )
-                del failed[user_id]  # removing someone who no longer exists: done
-            if failed:
-                failure = next(iter(failed.values()))
-                _stop_if_told_to_wait(failed.values(), done=len(wanted) - len(pending))
-            if not changed and not failed:
-                return
-            if not self._time_for_another_round():
-                break
-            # Jitter keeps writers that collided from colliding again in step.
-            await asyncio.sleep(self.settings.settle_seconds * (1 + _jitter.random()))
-            checked = await bounded(
-                [*changed, *failed], self._read, self.settings.member_concurrency
-            )
-            _stop_if_told_to_wait(
-                [r for r in checked.values() if isinstance(r, BaseException)],
-                done=len(wanted) - len(checked),
-            )
-            pending = {}
-            for user_id, result in checked.items():
-                if isinstance(result, Snapshot):
-                    if not _holds(result, group_id, wanted[user_id]):
-                        pending[user_id] = result
-                elif not (isinstance(result, NotFound) and not wanted[user_id]):
-                    failure = result
-                    pending[user_id] = None
-            if not pending:
-                return
-            log.info(
-                "membership_reapplied", group_id=group_id, users=len(pending), round=round_number
-            )
-        done = len(wanted) - len(pending)
-        if isinstance(failure, UpstreamError):
-            error = scim_error_for(failure, resource="User")
-            raise MembershipIncomplete(
-                error.status,
-                f"Membership update incomplete: {done} of {len(wanted)} changes are in place, "
-                f"{len(pending)} are not ({error.detail}). Send the request again: it converges.",
-                error.scim_type,
-                headers=error.headers,
-            ) from failure
-        raise MembershipIncomplete(
-            503,
-            f"Membership update incomplete: {done} of {len(wanted)} changes are in place; "
-            f"{len(pending)} kept being undone by concurrent changes. Send the request again: "
-            "it converges.",
-            headers={"Retry-After": "5"},
-        )
-
-    def _time_for_another_round(self) -> bool:
-        """Whether a settle wait and a verification still fit the request's budget."""
-        remaining = request_stats().remaining()
-        return remaining is None or remaining > 2 * self.settings.settle_seconds + 1
-
-    async def _write_round(
-        self, group_id: str, wanted: Mapping[str, bool], pending: Mapping[str, Snapshot | None]
-    ) -> dict[str, bool | BaseException]:
-        async def write(user_id: str) -> bool:
-            return await self._write(user_id, group_id, wanted[user_id], pending[user_id])
-
-        return await bounded(pending, write, self.settings.member_concurrency)
-
-    async def _write(
-        self, user_id: str, group_id: str, member: bool, seen: Snapshot | None
-    ) -> bool:
-        """Write one user's group list if it needs it; whether a write was made."""
-        async with self.locks.hold(user_id):
-            snapshot = seen
-            if (
-                snapshot is None
-                or time.monotonic() - snapshot.read_at > self.settings.max_read_age_seconds
-                or snapshot.read_at <= self.locks.last_write(user_id)
-            ):
-                try:
-                    snapshot = await self._read(user_id)
-                except NotFound:
-                    if not member:
-                        return False
-                    raise
-            if _holds(snapshot, group_id, member):
-                return False
-            current = snapshot.user.group_ids
-            groups = (*current, group_id) if member else tuple(g for g in current if g != group_id)
-            # No retry once sent: a late retry could land after the read went stale.
-            try:
-                await self.session.update_user(
-                    user_id, UserChanges(group_ids=groups), retry_after_send=False
+        changes = {user_id: UserChange.of(add=(group_id,)) for user_id in add}
+        changes.update({user_id: UserChange.of(remove=(group_id,)) for user_id in remove})
+        results = await self.change_users(changes, known, about={"group_id": group_id})
+        for user_id, outcome in results.items():
+            if isinstance(outcome, NotFound) and changes[user_id].adds:
+                raise invalid_value(
+                    f"Member {user_id[:64]!r} was deleted from TelemetryTV while the group "
+                    "was being updated; provision the user again, then resend the request."
                 )
-            finally:
-                self.locks.wrote(user_id)
-            gap = time.monotonic() - snapshot.read_at
-            if gap > self.settings.settle_seconds:
-                # Our write may have landed after a concurrent writer verified: say so.
-                log.warning("membership_write_slow", group_id=group_id, seconds=round(gap, 3))
-            return True
 
 
-def _stop_if_told_to_wait(failures: Iterable[object], *, done: int) -> None:
-    """A throttled or paused TelemetryTV ends the request now, passing its wait on.
-
-    Another round a second later would only hammer it; the IdP retries after
-    ``Retry-After`` and the request converges then.
-    """
-    for failure in failures:
-        if isinstance(failure, RateLimited | CircuitOpen):
-            error = scim_error_for(failure, resource="User")
-            raise MembershipIncomplete(
-                error.status,
-                f"Membership update incomplete ({done} changes in place): {error.detail}. "
-                "Send the request again after the wait: it converges.",
-                error.scim_type,
-                headers=error.headers,
-            ) from failure
-
-
-def _holds(snapshot: Snapshot, group_id: str, member: bool) -> bool:
-    return (group_id in snapshot.user.group_ids) is member
+__all__ = ["MembershipIncomplete", "MembershipWriter", "Snapshot", "bounded"]

@@ -15,7 +15,6 @@ the user back once.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -28,7 +27,7 @@ from ..scim.params import ListQuery
 from ..scim.payloads import dump_resource
 from ..telemetrytv.client import TelemetryTVSession
 from .groups import GroupProvisioning
-from .memberships import MembershipWriter, Snapshot, bounded
+from .memberships import MembershipWriter, Snapshot
 from .role_names import GroupNames
 from .role_patch import RoleChange, RoleStep, role_refs
 from .users import upstream_errors
@@ -94,38 +93,20 @@ async def write_user_groups(
 ) -> DirectoryUser:
     """Put one user's group list in place: ``add`` in, ``remove`` out, or ``exactly`` these.
 
-    THE SEAM with issue 9: every role write goes through here, with the signature of its
-    coordinated ``change_user``; at merge this body becomes ``return await
-    writer.change_user(user_id, add=add, remove=remove, exactly=exactly, known=known)``.
-    Until then each changed group is written as a group push writes it
-    (:meth:`MembershipWriter.apply`: per-user lock, write, settle, verify, re-apply), which
-    is already safe against concurrent writers in other replicas. Raises a
-    :class:`ScimError` when a change cannot be put in place.
+    Every role write goes through here, onto the coordinated primitive group push uses
+    (:meth:`MembershipWriter.change_user`: a per-user lock in Redis or this process around
+    the read and the write, or write-then-verify), so a role change and a push touching
+    the same user at once lose nothing. Raises a :class:`ScimError` when a change cannot
+    be put in place.
     """
-    session = writer.session
-    adding, removing = list(dict.fromkeys(add)), list(dict.fromkeys(remove))
-    if exactly is not None:
-        snapshot = (known or {}).get(user_id)
-        if snapshot is None:
-            with upstream_errors("User", user_id):
-                snapshot = Snapshot(await session.get_user(user_id), time.monotonic())
-                known = {**(known or {}), user_id: snapshot}
-        held = snapshot.user.group_ids
-        adding = [g for g in dict.fromkeys(exactly) if g not in held]
-        removing = [g for g in held if g not in set(exactly)]
-    changes = [(g, True) for g in adding] + [(g, False) for g in removing if g not in adding]
-
-    async def put(change: tuple[str, bool]) -> None:
-        group_id, member = change
-        users = [user_id]
-        await writer.apply(group_id, users if member else (), () if member else users, known=known)
-
     with upstream_errors("User", user_id):
-        results = await bounded(changes, put, writer.settings.member_concurrency)
-        for result in results.values():
-            if isinstance(result, BaseException):
-                raise result
-        return await session.get_user(user_id)
+        return await writer.change_user(
+            user_id,
+            add=tuple(add),
+            remove=tuple(remove),
+            exactly=exactly,
+            known=(known or {}).get(user_id),
+        )
 
 
 class UserRoles:

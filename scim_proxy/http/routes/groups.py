@@ -22,7 +22,7 @@ def _groups(request: Request, operation: str) -> GroupProvisioning:
     note_operation("Group", operation)
     session = upstream_session(request)
     state = proxy_state(request)
-    return GroupProvisioning(session, state.settings, scim_base_url(request), state.locks)
+    return GroupProvisioning(session, state.settings, scim_base_url(request), state.coordinator)
 
 
 def _names_changed(request: Request) -> None:

@@ -56,7 +56,8 @@ async def _reachable(base_url: str, verify: bool) -> tuple[bool, str]:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready: configuration loaded, TelemetryTV reachable, and the breaker's state."""
+    """Ready: configuration loaded, TelemetryTV reachable; the breaker's and the membership
+    coordination's state (a Redis outage degrades coordination but does not fail this)."""
     state = proxy_state(request)
     upstream = state.settings.upstream
     ok, detail = await _reachable(upstream.base_url, not upstream.insecure_skip_tls_verify)
@@ -66,6 +67,8 @@ async def readyz(request: Request) -> Response:
             "configuration": "valid",
             "telemetrytv": detail,
             "breaker": state.upstream.breaker.state.value,
+            # Degraded coordination is reported, never fatal: changes fall back to verify.
+            "coordination": await state.coordinator.status(),
         },
     }
     return scim_response(body, 200 if ok else 503)

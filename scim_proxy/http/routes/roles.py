@@ -26,7 +26,7 @@ def _roles(request: Request, operation: str) -> RoleListing:
     note_operation("Role", operation)
     session = upstream_session(request)
     state = proxy_state(request)
-    groups = GroupProvisioning(session, state.settings, scim_base_url(request), state.locks)
+    groups = GroupProvisioning(session, state.settings, scim_base_url(request), state.coordinator)
     return RoleListing(groups)
 
 

@@ -16,12 +16,18 @@ from ...scim.models import USER_READ_ONLY, User
 from ...scim.params import response_parameters
 from ...scim.payloads import read_patch, read_resource
 from ...scim.role_operations import echoed_group_ids, split_role_operations, without_roles
-from ...translation.memberships import MembershipWriter
 from ...translation.roles import UserRoles
 from ...translation.users import UserProvisioning
 from ..body import read_json_object
 from ..responses import no_content, scim_response
-from ..state import proxy_state, read_list_query, scim_base_url, token_key, upstream_session
+from ..state import (
+    membership_writer,
+    proxy_state,
+    read_list_query,
+    scim_base_url,
+    token_key,
+    upstream_session,
+)
 
 
 def _users(request: Request, operation: str) -> UserProvisioning:
@@ -30,8 +36,9 @@ def _users(request: Request, operation: str) -> UserProvisioning:
     state = proxy_state(request)
     roles = None
     if state.settings.roles.enabled:
-        writer = MembershipWriter(session, state.settings.groups, state.locks)
-        roles = UserRoles(session, state.group_names, token_key(request), writer)
+        roles = UserRoles(
+            session, state.group_names, token_key(request), membership_writer(request)
+        )
     return UserProvisioning(session, state.settings, scim_base_url(request), roles)
 
 

@@ -1,6 +1,7 @@
 """Configuration: the settings (``sections``), how they are read (``loading``) and checked
 (``validation``). Import from here; the split is for readers, not callers."""
 
+from .coordination import Coordination, coordination_mode
 from .loading import CONFIG_ENV, ENV_PREFIX, load_settings
 from .sections import (
     AuthScheme,
@@ -26,6 +27,7 @@ __all__ = [
     "AuthScheme",
     "AuthSettings",
     "ConfigError",
+    "Coordination",
     "Deactivation",
     "GroupSettings",
     "LogFormat",
@@ -38,6 +40,7 @@ __all__ = [
     "TransportKind",
     "UpstreamSettings",
     "UserSettings",
+    "coordination_mode",
     "load_settings",
     "validate",
 ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .coordination import Coordination
 from .validation import validate
 
 
@@ -130,6 +131,19 @@ class GroupSettings:
     """A user read older than this is read again before its memberships are written."""
     verify_rounds: int = 6
     """Write-and-verify rounds before a membership change is reported as failed."""
+    coordination: Coordination = Coordination.auto
+    """How writers of one user's group list coordinate: ``redis``, ``process``, ``verify``,
+    or ``auto`` (``redis`` when ``redis_url`` is set, otherwise ``verify``)."""
+    redis_url: str = field(default="", repr=False)
+    """Redis for ``redis`` coordination, e.g. ``redis://redis:6379/0`` (``rediss://`` for
+    TLS; credentials in the URL). Only locks live there: no persistence needed."""
+    lock_seconds: float = 30.0
+    """Lifetime of a per-user Redis lock; renewed while its holder is alive, so it only
+    bounds how long a crashed holder blocks that user. More than the upstream timeouts."""
+    lock_wait_seconds: float = 10.0
+    """Time a change waits for another writer's lock on the same user before giving up."""
+    redis_timeout_seconds: float = 0.5
+    """Time a Redis connect or command may take before the change falls back to verify."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from .coordination import check_coordination
+
 if TYPE_CHECKING:
     from .sections import AuthSettings, Settings
 
@@ -130,6 +132,7 @@ def validate(settings: Settings) -> None:
             f"roles.names_cache_seconds = {settings.roles.names_cache_seconds} is not valid: "
             "use 0 to 3600"
         )
+    check_coordination(settings)
     if settings.logging.level.lower() not in _LOG_LEVELS:
         raise ConfigError(
             f"logging.level = {settings.logging.level!r} is not valid: use one of "

@@ -1,0 +1,263 @@
+"""Per-user locks in Redis, shared by every proxy process (``groups.coordination = redis``).
+
+A membership write holds the user's lock (redis-py's :class:`~redis.asyncio.lock.Lock`: a
+``SET NX PX`` with a random token, released and renewed by Lua scripts that check the
+token) around the read the write starts from and the write itself. The lock has a bounded
+lifetime (``groups.lock_seconds``) and is renewed while its holder is alive, so a holder
+killed mid-write blocks that user for at most one lifetime.
+
+Keys are hashes of the upstream base URL and the user id, never of the API token: two IdP
+apps with different tokens may manage one TelemetryTV account.
+
+When Redis cannot be reached or answers too slowly, :class:`CoordinationUnavailable` is
+raised and Redis is left alone for ``BACKOFF_SECONDS``; the membership writer falls back to
+settle-and-verify for the request, and the first request after the back-off tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+import redis.asyncio as aioredis
+import structlog
+from redis.asyncio.lock import Lock
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import LockError, LockNotOwnedError, RedisError
+
+log = structlog.get_logger("scim_proxy.coordination")
+
+REDIS_ERRORS = (RedisError, OSError, TimeoutError)
+"""What a Redis call can raise when Redis is down, slow or refusing us."""
+
+LOCK_PREFIX = "scim-proxy:membership-lock:"
+BACKOFF_SECONDS = 5.0
+"""After a Redis failure, how long requests go straight to verify before Redis is tried."""
+MAX_HOLD_SECONDS = 600.0
+"""Renewal stops after this long (the longest request budget): a lock its holder forgot
+to release still expires."""
+_POLL_SECONDS = 0.02
+"""How often a waiting writer tries a busy lock again."""
+
+
+class CoordinationUnavailable(Exception):
+    """Redis could not be used; ``reason`` says why (no credentials in it)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class LockBusy(Exception):
+    """Another writer held the user's lock for all of ``groups.lock_wait_seconds``."""
+
+
+class LockLost(Exception):
+    """The lock expired or was taken over while held: the write is not known to be safe.
+
+    ``written`` says whether a write was sent under it (it then needs verifying).
+    """
+
+    def __init__(self, message: str, *, written: bool) -> None:
+        super().__init__(message)
+        self.written = written
+
+
+def user_key(base_url: str, user_id: str) -> str:
+    """The hash naming one TelemetryTV user of one account in Redis."""
+    return hashlib.sha256(f"{base_url.rstrip('/')}\n{user_id}".encode()).hexdigest()
+
+
+class HeldLock:
+    """One user's lock while held: renewed in the background until released."""
+
+    def __init__(self, lock: Lock, renew_every: float) -> None:
+        self._lock = lock
+        self.lost = False
+        """Set when renewing the lock failed: another writer may have taken it since."""
+        self.kept = False
+        self.released = False
+        self._renewer = asyncio.create_task(self._renew(renew_every))
+
+    async def _renew(self, every: float) -> None:
+        """Keep the lock alive while its holder runs; a dead holder stops renewing it."""
+        deadline = time.monotonic() + MAX_HOLD_SECONDS
+        while time.monotonic() < deadline:
+            await asyncio.sleep(every)
+            try:
+                await self._lock.reacquire()
+            except (LockError, *REDIS_ERRORS):
+                self.lost = True
+                return
+
+    async def confirm(self) -> None:
+        """Just before a write: make sure the lock is still ours, renewed to a full lifetime."""
+        if self.lost:
+            raise LockLost("the lock was lost before the write", written=False)
+        try:
+            await self._lock.reacquire()
+        except LockError as exc:
+            self.lost = True
+            raise LockLost("the lock expired before the write", written=False) from exc
+        except REDIS_ERRORS as exc:
+            self.lost = True
+            raise CoordinationUnavailable(_describe(exc)) from exc
+
+    def keep(self) -> None:
+        """Leave the lock to expire instead of releasing it (a write may still land)."""
+        self.kept = True
+
+    async def release(self) -> None:
+        """Release the lock (once; shielded from cancellation). A kept lock is renewed to a
+        full lifetime and left to expire: a write of unknown outcome may still land, and
+        the next writer should read after it."""
+        if self.released:
+            return
+        self.released = True
+        self._renewer.cancel()
+        await asyncio.shield(_refresh(self._lock) if self.kept else _release(self._lock))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
+        return f"Redis did not answer in time ({type(exc).__name__})"
+    return f"Redis failed ({type(exc).__name__})"
+
+
+class RedisLocks:
+    """The process's Redis client, its per-user locks, and whether Redis is usable now."""
+
+    def __init__(
+        self,
+        url: str,
+        upstream_base_url: str,
+        *,
+        lock_seconds: float,
+        wait_seconds: float,
+        timeout_seconds: float,
+    ) -> None:
+        self._url = url
+        self._base_url = upstream_base_url
+        self.lock_seconds = lock_seconds
+        self.wait_seconds = wait_seconds
+        self._timeout = timeout_seconds
+        self._client: aioredis.Redis | None = None
+        self._down_until = 0.0
+        self.reason: str | None = None
+        """Why Redis is not being used, while it is not; ``None`` when it is healthy."""
+        parts = urlsplit(url)
+        self.where = (
+            parts.path if parts.scheme == "unix" else f"{parts.hostname}:{parts.port or 6379}"
+        )
+        """Redis's address for messages (never the credentials)."""
+
+    def _redis(self) -> aioredis.Redis:
+        if self._client is None:
+            # One retry, on a broken connection only: after Redis restarts, each pooled
+            # connection fails once and is replaced. A timeout is not retried: a slow Redis
+            # falls back to verify at once instead of multiplying the wait.
+            self._client = aioredis.Redis.from_url(
+                self._url,
+                socket_timeout=self._timeout,
+                socket_connect_timeout=self._timeout,
+                retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+                decode_responses=True,
+            )
+        return self._client
+
+    def available(self) -> bool:
+        """False while backing off after a failure (requests then go straight to verify)."""
+        return time.monotonic() >= self._down_until
+
+    def failed(self, exc: BaseException) -> CoordinationUnavailable:
+        """Record a Redis failure; the error to raise."""
+        reason = f"{_describe(exc)} at {self.where}"
+        if self.reason is None:
+            log.warning("coordination_degraded", reason=reason, retry_in=BACKOFF_SECONDS)
+        self.reason = reason
+        self._down_until = time.monotonic() + BACKOFF_SECONDS
+        return CoordinationUnavailable(reason)
+
+    def _succeeded(self) -> None:
+        if self.reason is not None:
+            log.info("coordination_restored", redis=self.where)
+            self.reason = None
+
+    def _unavailable(self) -> CoordinationUnavailable:
+        return CoordinationUnavailable(self.reason or f"Redis at {self.where} is backing off")
+
+    async def acquire(self, user_id: str, *, wait: bool) -> HeldLock | None:
+        """The user's lock, held until :meth:`HeldLock.release`.
+
+        With ``wait``, waits up to ``wait_seconds`` for another holder, then raises
+        :class:`LockBusy`; without, answers None at once when it is held. Raises
+        :class:`CoordinationUnavailable` when Redis fails.
+        """
+        if not self.available():
+            raise self._unavailable()
+        lock = Lock(
+            self._redis(),
+            LOCK_PREFIX + user_key(self._base_url, user_id),
+            timeout=self.lock_seconds,
+            sleep=_POLL_SECONDS,
+            blocking_timeout=self.wait_seconds,
+            thread_local=False,
+        )
+        try:
+            acquired = await lock.acquire(blocking=wait)
+        except REDIS_ERRORS as exc:
+            raise self.failed(exc) from exc
+        self._succeeded()
+        if not acquired:
+            if wait:
+                raise LockBusy(
+                    f"another change to this user held its lock for {self.wait_seconds:g} s"
+                )
+            return None
+        return HeldLock(lock, self.lock_seconds / 3)
+
+    @asynccontextmanager
+    async def hold(self, user_id: str) -> AsyncIterator[HeldLock]:
+        """Hold the user's lock for the block (waiting for it): released in every path."""
+        held = await self.acquire(user_id, wait=True)
+        assert held is not None  # acquire(wait=True) raises instead
+        try:
+            yield held
+        finally:
+            await held.release()
+
+    async def ping(self) -> bool:
+        """Whether Redis answers now (for ``/readyz``); a success ends any back-off."""
+        try:
+            await self._redis().ping()
+        except REDIS_ERRORS as exc:
+            self.failed(exc)
+            return False
+        self._down_until = 0.0
+        self._succeeded()
+        return True
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        if self._client is not None:
+            with contextlib.suppress(*REDIS_ERRORS):
+                await self._client.aclose()
+            self._client = None
+
+
+async def _release(lock: Lock) -> None:
+    # An expired lock, or an unreachable Redis, expires by itself.
+    with contextlib.suppress(LockError, LockNotOwnedError, *REDIS_ERRORS):
+        await lock.release()
+
+
+async def _refresh(lock: Lock) -> None:
+    with contextlib.suppress(LockError, *REDIS_ERRORS):
+        await lock.reacquire()
