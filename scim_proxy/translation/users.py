@@ -224,15 +224,18 @@ class UserProvisioning:
         change.fold("replace", wanted)
         await self.roles.keep_admins(current, change.final(current.group_ids))
         updated = await self._update(current, resource)
-        return await self._put_roles(updated, read_at, change)
+        return await self._put_roles(
+            updated, read_at, change, profile_applied=updated is not current
+        )
 
     async def _put_roles(
-        self, user: DirectoryUser, read_at: float, change: RoleChange
+        self, user: DirectoryUser, read_at: float, change: RoleChange, *, profile_applied: bool
     ) -> DirectoryUser:
+        """Write the roles after the rest of the user: see :meth:`patch` for the order."""
         assert self.roles is not None
         if user.disabled and self.settings.users.deactivation is Deactivation.delete:
             return user  # deleted by this request: no groups left to write
-        return await self.roles.put_in_place(user, read_at, change)
+        return await self.roles.put_in_place(user, read_at, change, profile_applied=profile_applied)
 
     async def patch(
         self, user_id: str, patch: PatchOp[User] | None, role_patch: PatchOp[User] | None = None
@@ -242,6 +245,13 @@ class UserProvisioning:
         ``role_patch`` holds the ``roles`` operations, written as group memberships after
         the update. ``None`` for both (nothing left to change) still reads the user, so an
         unknown id is 404.
+
+        The order keeps every refusal ahead of every write: roles are resolved and the
+        Admin guard checked, then the profile is written (the part TelemetryTV refuses for
+        good: a taken email, an invalid value), then the memberships (whose failures are
+        transient and converge when the request is sent again). The two are separate
+        upstream writes, so the memberships can fail after the profile was written: the
+        error then says so, and how many role changes are in place.
         """
         read_at = time.monotonic()
         with upstream_errors("User", user_id):
@@ -251,7 +261,9 @@ class UserProvisioning:
             change = await self.roles.change(role_steps(role_patch))
             await self.roles.keep_admins(current, change.final(current.group_ids))
         if patch is None:
-            return current if change is None else await self._put_roles(current, read_at, change)
+            if change is None:
+                return current
+            return await self._put_roles(current, read_at, change, profile_applied=False)
         resource = self._resource(current)
         try:
             patch.patch(resource, scim_policy=IDP_POLICY)
@@ -260,9 +272,14 @@ class UserProvisioning:
         except ValidationError as exc:
             raise ScimError.from_validation_error(exc, what="A PATCH operation's value") from exc
         updated = await self._update(current, resource)
-        return updated if change is None else await self._put_roles(updated, read_at, change)
+        if change is None:
+            return updated
+        return await self._put_roles(
+            updated, read_at, change, profile_applied=updated is not current
+        )
 
     async def _update(self, current: DirectoryUser, wanted: User) -> DirectoryUser:
+        """Write what differs; ``current`` itself back when nothing did (nothing written)."""
         update = user_update(current, wanted)
         if update.ignored_username_change:
             note_quirk("username_change_ignored")
