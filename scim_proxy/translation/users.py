@@ -4,6 +4,7 @@ Each method costs a fixed, small number of upstream calls (see docs/architecture
 a read by id or a ``userName eq`` lookup is one call, a page of users one or two, a
 create one (two when created inactive), a replace or a patch two (read, then one
 partial update holding every change, so a request is applied whole or not at all).
+Changed ``roles`` are written after that update, as memberships (:meth:`UserProvisioning.patch`).
 """
 
 from __future__ import annotations
