@@ -21,7 +21,6 @@ from ..telemetrytv.client import AttemptPolicy, TelemetryTV
 from ..telemetrytv.retries import RetryingAttempts
 from ..telemetrytv.transport import build_http_client
 from ..translation.coordination import Coordinator
-from ..translation.role_names import GroupNames
 from ..translation.user_locks import UserLocks
 from .errors import http_error_handler, scim_error_handler
 from .middleware.auth_guard import AuthGuardMiddleware
@@ -81,7 +80,6 @@ def create_app(
         upstream=build_upstream(settings, http_client),
         locks=locks,
         coordinator=Coordinator(settings, locks),
-        group_names=GroupNames(settings.roles.names_cache_seconds, settings.upstream.page_size),
     )
 
     @asynccontextmanager

@@ -29,8 +29,12 @@ class ProxyState:
     locks: UserLocks
     coordinator: Coordinator
     """How membership writers coordinate (``groups.coordination``); shares ``locks``."""
-    group_names: GroupNames = field(default_factory=lambda: GroupNames(0.0, 100))
+    group_names: GroupNames = field(init=False)
     """Kept listings of group names for users' roles (``[roles] names_cache_seconds``)."""
+
+    def __post_init__(self) -> None:
+        # Derived, never passed: the lifetime is the setting's, whoever builds the state.
+        object.__setattr__(self, "group_names", GroupNames.from_settings(self.settings))
 
 
 def proxy_state(request: Request) -> ProxyState:

@@ -9,17 +9,24 @@ import, a lookup before each assignment) shares it. A group missing from a kept 
 request; a rename shows up in ``display`` within the lifetime (at once when it went through
 this process's ``/Groups``). Role *writes* never trust a kept listing: they list afresh
 (:mod:`roles`).
+
+With a lifetime of 0 nothing is reused, so reads list at once, side by side, instead of
+queueing for a listing they could not share. The last listing stays kept, however old (a
+rename here only marks it expired), so a read whose listing fails can still show the
+names it last had (:meth:`GroupNames.kept`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..directory import DirectoryGroup
+from ..ops.config import Settings
 from ..telemetrytv.client import TelemetryTVSession
 
 MAX_TOKENS = 64
@@ -41,6 +48,11 @@ class GroupNames:
         self._listings: OrderedDict[str, _Listing] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GroupNames:
+        """Kept ``roles.names_cache_seconds``, listed ``upstream.page_size`` groups a page."""
+        return cls(settings.roles.names_cache_seconds, settings.upstream.page_size)
+
     def _fresh(self, key: str, wanted: Collection[str]) -> Mapping[str, str] | None:
         listing = self._listings.get(key)
         if listing is None or time.monotonic() - listing.listed_at >= self.lifetime:
@@ -56,13 +68,17 @@ class GroupNames:
         """Names of the groups (at least those in ``wanted`` that exist).
 
         ``key`` identifies the API token (its fingerprint, never the token). Concurrent
-        requests missing the same listing wait for one listing instead of each making one.
+        requests missing the same listing wait for one listing instead of each making one
+        (with a lifetime above 0: otherwise each lists at once).
         """
         if not wanted:
             return {}
         found = self._fresh(key, wanted)
         if found is not None:
             return found
+        if self.lifetime <= 0:
+            # Nothing is reused: waiting for another read's listing would only queue reads.
+            return self.remember(key, await session.walk_groups(self.page_size))
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             found = self._fresh(key, wanted)
@@ -82,5 +98,18 @@ class GroupNames:
         return names
 
     def forget(self, key: str) -> None:
-        """Drop the token's listing (a group was created, renamed or deleted here)."""
-        self._listings.pop(key, None)
+        """Expire the token's listing (a group was created, renamed or deleted here).
+
+        Its names stay, for :meth:`kept` only: the next read lists afresh.
+        """
+        listing = self._listings.get(key)
+        if listing is not None:
+            self._listings[key] = _Listing(listing.names, -math.inf)
+
+    def kept(self, key: str) -> Mapping[str, str]:
+        """The token's last listing, however old; empty when none was made.
+
+        What a read shows when a fresh listing fails: stale names beat failing the read.
+        """
+        listing = self._listings.get(key)
+        return listing.names if listing is not None else {}

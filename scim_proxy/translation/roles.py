@@ -10,14 +10,19 @@ request (``ceil(g/page_size)`` calls), usually none (:mod:`role_names`); a role 
 lists the groups afresh (to resolve names and refuse unknown roles before writing
 anything), reads the Admin group's members when it would remove someone from Admin,
 then writes each changed group as a group push does (write, settle, verify), and reads
-the user back once.
+the user back once (also when the write failed: to say how much of it is in place).
+
+A read whose names cannot be listed still succeeds: its roles show the names last
+listed, or only their ``value`` (event ``role_names_unavailable``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from contextlib import suppress
 from typing import Any
 
+import structlog
 from scim2_models import Context, Meta, ResponseParameters
 
 from ..directory import DirectoryGroup, DirectoryUser
@@ -26,11 +31,15 @@ from ..scim.models import ROLE_SCHEMA, Role
 from ..scim.params import ListQuery
 from ..scim.payloads import dump_resource
 from ..telemetrytv.client import TelemetryTVSession
+from ..telemetrytv.errors import UpstreamError
+from .errors import scim_error_for
 from .groups import GroupProvisioning
-from .memberships import MembershipWriter, Snapshot
+from .memberships import MembershipIncomplete, MembershipWriter, Snapshot
 from .role_names import GroupNames
 from .role_patch import RoleChange, RoleStep, role_refs
 from .users import upstream_errors
+
+log = structlog.get_logger("scim_proxy.roles")
 
 
 def role_description(group: DirectoryGroup) -> str:
@@ -128,12 +137,26 @@ class UserRoles:
         self._built_in: dict[str, DirectoryGroup] = {}
 
     async def names_for(self, users: Sequence[DirectoryUser]) -> Mapping[str, str]:
-        """Group names for the ``display`` of these users' roles (usually no upstream call)."""
+        """Group names for the ``display`` of these users' roles (usually no upstream call).
+
+        Never fails the read for want of names: when the listing fails, the names last
+        listed for the token are shown, however old, and a group missing from them shows
+        only its ``value``.
+        """
         wanted = {g for user in users for g in user.group_ids}
         if self._listed is not None and wanted <= self._listed.keys():
             return self._listed
-        with upstream_errors("Role"):
+        try:
             return await self.names.names(self.session, self.token_key, wanted)
+        except UpstreamError as exc:
+            kept = self.names.kept(self.token_key)
+            log.warning(
+                "role_names_unavailable",
+                reason=type(exc).__name__,
+                groups=len(wanted),
+                named=len(wanted & kept.keys()),
+            )
+            return kept
 
     async def _groups(self) -> list[DirectoryGroup]:
         """Every group, listed afresh (a write must not trust a kept listing)."""
@@ -184,23 +207,74 @@ class UserRoles:
                 )
 
     async def put_in_place(
-        self, user: DirectoryUser, read_at: float, change: RoleChange
+        self,
+        user: DirectoryUser,
+        read_at: float,
+        change: RoleChange,
+        *,
+        profile_applied: bool = False,
     ) -> DirectoryUser:
         """Write the change through :func:`write_user_groups` (nothing to write: no call).
 
-        Callers check :meth:`keep_admins` first, before writing anything else.
+        Callers check :meth:`keep_admins` first, before writing anything else, and write
+        the rest of the user (``profile_applied``: something was) before the roles. When
+        the roles cannot all be put in place, the error says what is: the profile, and
+        how many of the role changes (:meth:`_incomplete`).
         """
         final = change.final(user.group_ids)
         if set(final) == set(user.group_ids):
             return user
         known = {user.id: Snapshot(user, read_at)}
-        if change.exact is not None:
+        try:
+            if change.exact is not None:
+                return await write_user_groups(
+                    self.writer, user.id, exactly=list(change.exact), known=known
+                )
             return await write_user_groups(
-                self.writer, user.id, exactly=list(change.exact), known=known
+                self.writer, user.id, add=list(change.add), remove=list(change.remove), known=known
             )
-        return await write_user_groups(
-            self.writer, user.id, add=list(change.add), remove=list(change.remove), known=known
+        except ScimError as error:
+            raise await self._incomplete(user, final, error, profile_applied) from error
+
+    async def _incomplete(
+        self, user: DirectoryUser, final: Sequence[str], error: ScimError, profile_applied: bool
+    ) -> ScimError:
+        """The error for a role write that failed, saying truthfully what is in place.
+
+        The writer's own count is per group written; the admin needs the whole request's,
+        so the user is read back once (not when TelemetryTV asked us to wait).
+        """
+        adding = [g for g in final if g not in user.group_ids]
+        removing = [g for g in user.group_ids if g not in set(final)]
+        total = len(adding) + len(removing)
+        held: set[str] | None = None
+        if error.status != 429:
+            with suppress(UpstreamError):
+                held = set((await self.session.get_user(user.id)).group_ids)
+        what = "the role changes" if profile_applied else "The role changes"
+        if held is None:
+            state = f"may not all be in place, and which of the {total} are could not be checked"
+        else:
+            done = sum(g in held for g in adding) + sum(g not in held for g in removing)
+            state = f"are not all in place: {done} of {total} are, {total - done} not"
+        applied = "The profile changes were applied, but " if profile_applied else ""
+        return MembershipIncomplete(
+            error.status,
+            f"{applied}{what} (TelemetryTV group memberships) {state} ({_reason(error)}). "
+            "Send the request again to finish: it converges.",
+            error.scim_type,
+            headers=error.headers,
         )
+
+
+def _reason(error: ScimError) -> str:
+    """Why a membership write failed: TelemetryTV's failure, else the writer's own words."""
+    cause = error.__cause__
+    if isinstance(cause, UpstreamError):
+        return scim_error_for(cause, resource="User").detail
+    if isinstance(error, MembershipIncomplete):
+        return "concurrent changes kept undoing them"
+    return error.detail
 
 
 class _Resolver:

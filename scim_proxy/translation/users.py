@@ -4,6 +4,7 @@ Each method costs a fixed, small number of upstream calls (see docs/architecture
 a read by id or a ``userName eq`` lookup is one call, a page of users one or two, a
 create one (two when created inactive), a replace or a patch two (read, then one
 partial update holding every change, so a request is applied whole or not at all).
+Changed ``roles`` are written after that update, as memberships (:meth:`UserProvisioning.patch`).
 """
 
 from __future__ import annotations
@@ -224,15 +225,18 @@ class UserProvisioning:
         change.fold("replace", wanted)
         await self.roles.keep_admins(current, change.final(current.group_ids))
         updated = await self._update(current, resource)
-        return await self._put_roles(updated, read_at, change)
+        return await self._put_roles(
+            updated, read_at, change, profile_applied=updated is not current
+        )
 
     async def _put_roles(
-        self, user: DirectoryUser, read_at: float, change: RoleChange
+        self, user: DirectoryUser, read_at: float, change: RoleChange, *, profile_applied: bool
     ) -> DirectoryUser:
+        """Write the roles after the rest of the user: see :meth:`patch` for the order."""
         assert self.roles is not None
         if user.disabled and self.settings.users.deactivation is Deactivation.delete:
             return user  # deleted by this request: no groups left to write
-        return await self.roles.put_in_place(user, read_at, change)
+        return await self.roles.put_in_place(user, read_at, change, profile_applied=profile_applied)
 
     async def patch(
         self, user_id: str, patch: PatchOp[User] | None, role_patch: PatchOp[User] | None = None
@@ -242,6 +246,13 @@ class UserProvisioning:
         ``role_patch`` holds the ``roles`` operations, written as group memberships after
         the update. ``None`` for both (nothing left to change) still reads the user, so an
         unknown id is 404.
+
+        The order keeps every refusal ahead of every write: roles are resolved and the
+        Admin guard checked, then the profile is written (the part TelemetryTV refuses for
+        good: a taken email, an invalid value), then the memberships (whose failures are
+        transient and converge when the request is sent again). The two are separate
+        upstream writes, so the memberships can fail after the profile was written: the
+        error then says so, and how many role changes are in place.
         """
         read_at = time.monotonic()
         with upstream_errors("User", user_id):
@@ -251,7 +262,9 @@ class UserProvisioning:
             change = await self.roles.change(role_steps(role_patch))
             await self.roles.keep_admins(current, change.final(current.group_ids))
         if patch is None:
-            return current if change is None else await self._put_roles(current, read_at, change)
+            if change is None:
+                return current
+            return await self._put_roles(current, read_at, change, profile_applied=False)
         resource = self._resource(current)
         try:
             patch.patch(resource, scim_policy=IDP_POLICY)
@@ -260,9 +273,14 @@ class UserProvisioning:
         except ValidationError as exc:
             raise ScimError.from_validation_error(exc, what="A PATCH operation's value") from exc
         updated = await self._update(current, resource)
-        return updated if change is None else await self._put_roles(updated, read_at, change)
+        if change is None:
+            return updated
+        return await self._put_roles(
+            updated, read_at, change, profile_applied=updated is not current
+        )
 
     async def _update(self, current: DirectoryUser, wanted: User) -> DirectoryUser:
+        """Write what differs; ``current`` itself back when nothing did (nothing written)."""
         update = user_update(current, wanted)
         if update.ignored_username_change:
             note_quirk("username_change_ignored")
