@@ -8,12 +8,14 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
 import uvicorn
 
+from . import __version__
 from .ops.config import (
     CONFIG_ENV,
     ConfigError,
@@ -22,6 +24,7 @@ from .ops.config import (
     Settings,
     load_settings,
 )
+from .ops.lifecycle import DrainLoggingServer, config_source, log_startup
 from .ops.logging import configure_logging
 from .ops.metrics import MULTIPROC_ENV
 from .simulator.faults import FAULT_KINDS
@@ -79,8 +82,10 @@ def serve(args: argparse.Namespace) -> int:
     """Run the proxy."""
     from .http.app import create_app
 
+    source = config_source(args.config, os.environ, _flags_given(args))
     settings = _settings(args)
     configure_logging(settings.logging)
+    log_startup(settings, source)
     _warn_if_insecure(settings)
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; a clean
     # drain is a clean exit.
@@ -89,8 +94,17 @@ def serve(args: argparse.Namespace) -> int:
         return _serve_workers(args, settings)
     app = create_app(settings)
     config = _uvicorn_config(app, settings.server.host, settings.server.port, settings)
-    uvicorn.Server(config).run()
+    DrainLoggingServer(config).run()
     return 0
+
+
+def _flags_given(args: argparse.Namespace) -> list[str]:
+    """The ``serve`` flags that override settings (names only)."""
+    return [
+        f"--{name}"
+        for name in ("host", "port", "upstream", "workers")
+        if getattr(args, name, None) is not None
+    ]
 
 
 def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
@@ -108,6 +122,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     # Every worker writes its metrics here; /metrics sums them (ops/metrics.py).
     os.environ.setdefault(MULTIPROC_ENV, tempfile.mkdtemp(prefix="scim-proxy-metrics-"))
     server = settings.server
+    started = time.monotonic()
     uvicorn.run(
         "scim_proxy.http.app:create_app_from_environment",
         factory=True,
@@ -120,6 +135,10 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
         log_level="warning",
         timeout_keep_alive=max(1, round(server.keep_alive_seconds)),
         timeout_graceful_shutdown=max(1, round(server.shutdown_grace_seconds)),
+    )
+    # Each worker drains its own requests; the supervisor only sees them all exit.
+    structlog.get_logger("scim_proxy.lifecycle").info(
+        "shutdown", workers=server.workers, uptime_seconds=round(time.monotonic() - started, 3)
     )
     return 0
 
@@ -240,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scim-proxy", description="A SCIM 2.0 gateway from Okta and Entra ID to TelemetryTV"
     )
+    parser.add_argument("--version", action="version", version=f"scim-proxy {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve_cmd = commands.add_parser("serve", help="run the proxy")
