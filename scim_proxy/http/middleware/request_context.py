@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ...ops.context import start_request_stats
 from ...ops.metrics import IN_FLIGHT, QUIRKS, SCIM_LATENCY, SCIM_REQUESTS
+from ...ops.redaction import logged_detail
 from ..errors import internal_error
 from ..idp import recognise_idp
 
@@ -87,6 +88,7 @@ class RequestContextMiddleware:
             if not response_started:
                 error = internal_error()
                 status = error.status
+                stats.error_detail, stats.error_reason = error.detail, error.reason
                 body = orjson.dumps(error.body())
                 await send(
                     {
@@ -112,6 +114,10 @@ class RequestContextMiddleware:
                 logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
             )
             extra = {"filter": stats.filter_text} if self.include_values else {}
+            if status >= 400:
+                # What the client was told, so a refusal is explained in the logs too.
+                extra["detail"] = logged_detail(stats, self.include_values)
+                extra["reason"] = stats.error_reason
             log.log(
                 level,
                 "request",

@@ -75,7 +75,9 @@ async def metrics(request: Request) -> Response:
     """Prometheus metrics (all workers), behind a scrape token when one is configured."""
     settings = proxy_state(request).settings.metrics
     if not settings.enabled:
-        raise ScimError(404, "Metrics are disabled (metrics.enabled = false)")
+        raise ScimError(
+            404, "Metrics are disabled (metrics.enabled = false)", reason="metrics_disabled"
+        )
     if settings.token:
         sent = request.headers.get("authorization", "")
         if not hmac.compare_digest(sent.encode(), f"Bearer {settings.token}".encode()):
@@ -83,6 +85,7 @@ async def metrics(request: Request) -> Response:
                 401,
                 "/metrics wants the scrape token: Authorization: Bearer <metrics.token>",
                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+                reason="metrics_token_refused",
             )
     content, media_type = render()
     return Response(content, media_type=media_type)
