@@ -21,6 +21,7 @@ from ...ops.metrics import IN_FLIGHT, QUIRKS, SCIM_LATENCY, SCIM_REQUESTS
 from ...ops.redaction import logged_detail
 from ..errors import internal_error
 from ..idp import recognise_idp
+from .resource_names import canonicalise_resource_name
 
 log = structlog.get_logger("scim_proxy.request")
 
@@ -63,6 +64,7 @@ class RequestContextMiddleware:
             return
         started = time.perf_counter()
         _normalise_path(scope)
+        canonicalise_resource_name(scope)
         request_id = _request_id(scope)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)

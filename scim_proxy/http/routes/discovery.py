@@ -34,7 +34,7 @@ async def get_resource_type(request: Request) -> Response:
     note_operation("ResourceType", "get")
     wanted = request.path_params["type_id"]
     for endpoint in ENDPOINTS:
-        if endpoint.name == wanted:
+        if endpoint.name.lower() == wanted.lower():
             return scim_response(resource_type(endpoint, scim_base_url(request)))
     raise ScimError(404, f"Resource type {wanted[:80]!r} not found")
 
@@ -52,7 +52,8 @@ async def get_schema(request: Request) -> Response:
     note_operation("Schema", "get")
     wanted = request.path_params["schema_id"]
     for endpoint in ENDPOINTS:
-        if str(endpoint.model.__schema__) == wanted:
+        # Schema URIs are case-insensitive (RFC 7643 section 2.1).
+        if str(endpoint.model.__schema__).lower() == wanted.lower():
             return scim_response(schema(endpoint, scim_base_url(request)))
     raise ScimError(404, f"Schema {wanted[:120]!r} not found")
 
