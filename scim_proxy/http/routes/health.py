@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from ...ops.metrics import render
 from ...scim.errors import ScimError
-from ..responses import scim_response
+from ..responses import json_response
 from ..state import proxy_state
 
 READY_CACHE_SECONDS = 5.0
@@ -25,7 +25,7 @@ _cache: dict[str, tuple[float, bool, str]] = {}
 
 async def healthz(request: Request) -> Response:
     """Alive: touches nothing upstream."""
-    return scim_response({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 async def _reachable(base_url: str, verify: bool) -> tuple[bool, str]:
@@ -68,7 +68,7 @@ async def readyz(request: Request) -> Response:
             "breaker": state.upstream.breaker.state.value,
         },
     }
-    return scim_response(body, 200 if ok else 503)
+    return json_response(body, 200 if ok else 503)
 
 
 async def metrics(request: Request) -> Response:
