@@ -24,7 +24,12 @@ from .ops.config import (
     Settings,
     load_settings,
 )
-from .ops.lifecycle import DrainLoggingServer, config_source, log_startup
+from .ops.lifecycle import (
+    DrainLoggingServer,
+    config_source,
+    log_startup,
+    url_without_credentials,
+)
 from .ops.logging import configure_logging
 from .ops.metrics import MULTIPROC_ENV
 from .simulator.faults import FAULT_KINDS
@@ -240,7 +245,10 @@ def check(args: argparse.Namespace) -> int:
             return await run_probe(http, upstream.base_url, token, upstream.auth_scheme)
 
     findings = asyncio.run(probe())
-    print(f"Checking {upstream.base_url} (auth scheme {upstream.auth_scheme.value})")
+    print(
+        f"Checking {url_without_credentials(upstream.base_url)} "
+        f"(auth scheme {upstream.auth_scheme.value})"
+    )
     for finding in findings:
         mark = "PASS" if finding.passed else ("FAIL" if finding.critical else "WARN")
         line = f"{mark}  {finding.item}: {finding.detail}"

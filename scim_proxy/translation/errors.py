@@ -113,15 +113,20 @@ def scim_error_for(exc: UpstreamError, *, resource: str = "Resource") -> ScimErr
             headers={"Retry-After": str(wait)},
             reason="breaker_open",
         )
-    if isinstance(exc, UpstreamTimeout | ConnectionFailed):
+    if isinstance(exc, UpstreamTimeout):
         return ScimError(
             503,
-            "TelemetryTV could not be reached in time; the request may be retried "
-            f"({type(exc).__name__})",
+            "TelemetryTV did not answer in time; the request may be retried",
             headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
-            reason="telemetrytv_timeout"
-            if isinstance(exc, UpstreamTimeout)
-            else "telemetrytv_unreachable",
+            reason="telemetrytv_timeout",
+        )
+    if isinstance(exc, ConnectionFailed):
+        # The adapter's message names what failed: connection refused, DNS or TLS failure.
+        return ScimError(
+            503,
+            f"TelemetryTV could not be reached ({_upstream_text(exc)}); the request may be retried",
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+            reason="telemetrytv_unreachable",
         )
     if isinstance(exc, ServerError):
         return ScimError(

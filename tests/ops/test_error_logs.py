@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable
 from typing import Any
 
@@ -105,3 +106,25 @@ def test_any_email_left_in_a_logged_detail_is_masked() -> None:
         "User '[email]' and [email], not 'abc'"
     )
     assert mask_emails("no address here") == "no address here"
+
+
+async def test_an_unreachable_telemetrytv_is_named_in_the_answer_and_the_log() -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    settings = Settings().replace(
+        "upstream", base_url=f"http://127.0.0.1:{closed}", retry_attempts=1
+    )
+    app = create_app(settings)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url=BASE,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ) as client:
+        response, event = await _outcome(client.get("/Users"))
+        await app.state.proxy.upstream.aclose()
+    assert response.status_code == 503
+    assert "connection refused" in response.json()["detail"]
+    assert response.headers["retry-after"]
+    assert event["reason"] == "telemetrytv_unreachable"
+    assert event["detail"] == response.json()["detail"]
