@@ -9,12 +9,14 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
 import uvicorn
 
+from . import __version__
 from .ops.config import (
     CONFIG_ENV,
     ConfigError,
@@ -23,6 +25,12 @@ from .ops.config import (
     LoggingSettings,
     Settings,
     load_settings,
+)
+from .ops.lifecycle import (
+    DrainLoggingServer,
+    config_source,
+    log_startup,
+    url_without_credentials,
 )
 from .ops.logging import configure_logging
 from .ops.metrics import MULTIPROC_ENV
@@ -83,8 +91,10 @@ def serve(args: argparse.Namespace) -> int:
     """Run the proxy."""
     from .http.app import create_app
 
+    source = config_source(args.config, os.environ, _flags_given(args))
     settings = _settings(args)
     configure_logging(settings.logging)
+    log_startup(settings, source)
     _warn_if_insecure(settings)
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; a clean
     # drain is a clean exit.
@@ -93,8 +103,17 @@ def serve(args: argparse.Namespace) -> int:
         return _serve_workers(args, settings)
     app = create_app(settings)
     config = _uvicorn_config(app, settings.server.host, settings.server.port, settings)
-    uvicorn.Server(config).run()
+    DrainLoggingServer(config).run()
     return 0
+
+
+def _flags_given(args: argparse.Namespace) -> list[str]:
+    """The ``serve`` flags that override settings (names only)."""
+    return [
+        f"--{name}"
+        for name in ("host", "port", "upstream", "workers")
+        if getattr(args, name, None) is not None
+    ]
 
 
 def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
@@ -112,6 +131,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     # Every worker writes its metrics here; /metrics sums them (ops/metrics.py).
     os.environ.setdefault(MULTIPROC_ENV, tempfile.mkdtemp(prefix="scim-proxy-metrics-"))
     server = settings.server
+    started = time.monotonic()
     uvicorn.run(
         "scim_proxy.http.app:create_app_from_environment",
         factory=True,
@@ -125,6 +145,10 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=False,
         timeout_keep_alive=max(1, round(server.keep_alive_seconds)),
         timeout_graceful_shutdown=max(1, round(server.shutdown_grace_seconds)),
+    )
+    # Each worker drains its own requests; the supervisor only sees them all exit.
+    structlog.get_logger("scim_proxy.lifecycle").info(
+        "shutdown", workers=server.workers, uptime_seconds=round(time.monotonic() - started, 3)
     )
     return 0
 
@@ -230,7 +254,10 @@ def check(args: argparse.Namespace) -> int:
 
     findings = asyncio.run(probe())
     findings.append(allowlist_finding(settings.auth.allowed_token_sha256, token))
-    print(f"Checking {upstream.base_url} (auth scheme {upstream.auth_scheme.value})")
+    print(
+        f"Checking {url_without_credentials(upstream.base_url)} "
+        f"(auth scheme {upstream.auth_scheme.value})"
+    )
     for finding in findings:
         mark = "PASS" if finding.passed else ("FAIL" if finding.critical else "WARN")
         line = f"{mark}  {finding.item}: {finding.detail}"
@@ -272,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scim-proxy", description="A SCIM 2.0 gateway from Okta and Entra ID to TelemetryTV"
     )
+    parser.add_argument("--version", action="version", version=f"scim-proxy {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve_cmd = commands.add_parser("serve", help="run the proxy")

@@ -97,3 +97,18 @@ def test_the_simulator_command_serves_the_contract() -> None:
         assert refused.status_code == 401
     finally:
         stop(process)
+
+
+def test_the_demo_writes_no_colour_codes_into_a_pipe() -> None:
+    port, sim_port = free_port(), free_port()
+    process = start("demo", "--port", str(port), "--simulator-port", str(sim_port))
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+        httpx.get(
+            f"http://127.0.0.1:{port}/scim/v2/Users?count=1",
+            headers={"Authorization": f"Bearer {DEMO_TOKEN}"},
+        )
+    finally:
+        output = stop(process)
+    assert "request" in output
+    assert "\x1b[" not in output

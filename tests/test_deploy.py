@@ -12,9 +12,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 import yaml
 
+from scim_proxy.http.app import create_app
 from scim_proxy.ops import metrics
+from scim_proxy.ops.config import Settings
 
 DEPLOY = Path(__file__).parents[1] / "deploy"
 
@@ -40,7 +44,9 @@ def test_the_deployment_is_probed_non_root_read_only_and_sized() -> None:
     pod = spec["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     [container] = pod["containers"]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # Readiness must not follow TelemetryTV: an outage would take every pod out of the
+    # Service, and the IdP would get the ingress's own, non-SCIM error.
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     security = container["securityContext"]
     assert security["readOnlyRootFilesystem"] is True
@@ -125,3 +131,43 @@ def test_the_proxy_coordinates_through_the_manifests_redis() -> None:
     service = _manifests("scim-proxy-redis")["Service"]
     port = service["spec"]["ports"][0]["port"]
     assert env["SCIM_PROXY_GROUPS_REDIS_URL"] == f"redis://{service['metadata']['name']}:{port}/0"
+
+
+def _alert_rules() -> dict[str, dict[str, Any]]:
+    document = yaml.safe_load((DEPLOY / "prometheus" / "scim-proxy-alerts.yaml").read_text())
+    return {rule["alert"]: rule for group in document["groups"] for rule in group["rules"]}
+
+
+def _exported_metric_names() -> set[str]:
+    return {
+        name
+        for value in vars(metrics).values()
+        if hasattr(value, "_name")
+        for name in (value._name, f"{value._name}_total", f"{value._name}_bucket")
+    }
+
+
+def test_an_alert_covers_the_upstream_now_readiness_does_not() -> None:
+    rules = _alert_rules()
+    upstream = [r for r in rules.values() if "scim_proxy_breaker_state" in r["expr"]]
+    assert upstream, "no alert fires while TelemetryTV is down"
+    assert upstream[0]["labels"]["severity"] == "critical"
+    for name, rule in rules.items():
+        assert rule["for"], name
+        assert rule["annotations"]["summary"], name
+        queried = set(re.findall(r"scim_proxy_[a-z_]+", rule["expr"]))
+        assert queried, name
+        assert queried <= _exported_metric_names(), (name, queried - _exported_metric_names())
+
+
+@pytest.mark.anyio
+async def test_readyz_still_checks_the_upstream_for_operators() -> None:
+    closed = "http://127.0.0.1:9"  # discard port: nothing listens
+    app = create_app(Settings().replace("upstream", base_url=closed))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://proxy.test"
+    ) as client:
+        ready = await client.get("/readyz")
+        alive = await client.get("/healthz")
+    assert ready.status_code == 503
+    assert alive.status_code == 200

@@ -7,6 +7,7 @@ The waits are generous; nothing asserts how long anything took.
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -54,7 +55,7 @@ def deployment() -> Iterator[Deployment]:
             str(proxy_port),
             "--upstream",
             f"http://127.0.0.1:{sim_port}",
-            env={"SCIM_PROXY_LOGGING_LEVEL": "warning"},
+            env={"SCIM_PROXY_LOGGING_LEVEL": "info"},
         )
         wait_until_up(f"http://127.0.0.1:{proxy_port}/healthz", proxy)
         yield Deployment(simulator, proxy, proxy_port)
@@ -125,3 +126,33 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_cleanly(
     except subprocess.TimeoutExpired:
         pytest.fail("the proxy did not exit within its grace period after SIGTERM")
     assert code == 0, f"exit status {code} after a clean drain"
+
+
+def _events(output: str) -> dict[str, dict[str, object]]:
+    events: dict[str, dict[str, object]] = {}
+    for line in output.splitlines():
+        if line.startswith("{"):
+            event = json.loads(line)
+            events.setdefault(str(event["event"]), event)
+    return events
+
+
+def test_start_up_and_shutdown_are_logged_with_the_drain(deployment: Deployment) -> None:
+    proxy = deployment.proxy
+    with send_request(deployment.proxy_port) as in_flight:
+        time.sleep(0.3)  # the proxy is now waiting on the slow simulator
+        proxy.send_signal(signal.SIGTERM)
+        read_response(in_flight, timeout=GRACE_SECONDS + 10)
+    output, _ = proxy.communicate(timeout=GRACE_SECONDS + 10)
+    events = _events(output.decode())
+    startup = events["startup"]
+    assert startup["listen"] == f"127.0.0.1:{deployment.proxy_port}"
+    assert str(startup["upstream_base_url"]).startswith("http://127.0.0.1:")
+    assert startup["membership_coordination"] == "verify"
+    assert startup["config_flags"] == ["--port", "--upstream"]
+    assert "SCIM_PROXY_LOGGING_LEVEL" in startup["config_env_overrides"]  # type: ignore[operator]
+    shutdown = events["shutdown"]
+    assert shutdown["in_flight"] == 1
+    assert shutdown["drained"] == 1
+    assert shutdown["cut_off"] == 0
+    assert shutdown["grace_seconds"] == GRACE_SECONDS

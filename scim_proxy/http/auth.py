@@ -20,8 +20,8 @@ _TOKEN = re.compile(r"[\x21-\x7e]{1,1024}")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scim-proxy"'}
 
 
-def _unauthorized(detail: str) -> ScimError:
-    return ScimError(401, detail, headers=_CHALLENGE)
+def _unauthorized(detail: str, reason: str) -> ScimError:
+    return ScimError(401, detail, headers=_CHALLENGE, reason=reason)
 
 
 def token_from_header(header: str | None) -> str:
@@ -30,7 +30,8 @@ def token_from_header(header: str | None) -> str:
         raise _unauthorized(
             "The request has no Authorization header. Configure the app's provisioning "
             "with HTTP Header authentication and the TelemetryTV API token "
-            "(sent as 'Authorization: Bearer <token>')."
+            "(sent as 'Authorization: Bearer <token>').",
+            "no_authorization_header",
         )
     scheme, _, credentials = header.strip().partition(" ")
     scheme = scheme.lower()
@@ -43,7 +44,8 @@ def token_from_header(header: str | None) -> str:
     if not token or not _TOKEN.fullmatch(token):
         raise _unauthorized(
             "The Authorization header must be 'Bearer <TelemetryTV API token>' "
-            "(also accepted: 'Token <token>', or Basic with the token as the user name)."
+            "(also accepted: 'Token <token>', or Basic with the token as the user name).",
+            "malformed_authorization_header",
         )
     return token
 
@@ -63,7 +65,8 @@ def token_not_allowed() -> ScimError:
     return _unauthorized(
         "The API token is not one this scim-proxy deployment accepts. Put the TelemetryTV API "
         "token it serves in the app's provisioning settings, or have the proxy's operator add "
-        "this token's SHA-256 (scim-proxy token-sha256) to auth.allowed_token_sha256."
+        "this token's SHA-256 (scim-proxy token-sha256) to auth.allowed_token_sha256.",
+        "token_not_allowed",
     )
 
 

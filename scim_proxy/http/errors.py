@@ -13,7 +13,11 @@ from .responses import scim_response
 
 def render_scim_error(error: ScimError) -> Response:
     """The response for a SCIM error."""
-    request_stats().scim_type = error.scim_type
+    stats = request_stats()
+    stats.scim_type = error.scim_type
+    stats.error_detail = error.detail
+    stats.error_log_detail = error.log_detail
+    stats.error_reason = error.reason
     return scim_response(error.body(), error.status, error.headers or None)
 
 
@@ -30,9 +34,14 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
         error = ScimError(
             404,
             f"No SCIM endpoint at {request.url.path[:200]!r}; the SCIM base URL ends in /scim/v2",
+            reason="no_such_endpoint",
         )
     elif exc.status_code == 405:
-        error = ScimError(405, f"{request.method} is not allowed on {request.url.path[:200]!r}")
+        error = ScimError(
+            405,
+            f"{request.method} is not allowed on {request.url.path[:200]!r}",
+            reason="method_not_allowed",
+        )
     else:
         error = ScimError(exc.status_code, "The request could not be handled")
     headers = dict(exc.headers or {})
@@ -45,4 +54,5 @@ def internal_error() -> ScimError:
     return ScimError(
         500,
         "scim-proxy failed to handle the request; it has been logged with its request id",
+        reason="unhandled_error",
     )

@@ -31,3 +31,8 @@ def scim_response(
 def no_content() -> Response:
     """204 with no body."""
     return Response(status_code=204)
+
+
+def json_response(content: Any, status_code: int = 200) -> Response:
+    """A plain ``application/json`` response: the health endpoints are not SCIM resources."""
+    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")

@@ -31,6 +31,12 @@ class RequestStats:
     """A keyed hash of the request's API token (never the token)."""
     filter_text: str | None = None
     """The list request's filter, logged only when values are allowed in logs."""
+    error_detail: str | None = None
+    """The ``detail`` of the SCIM error answered, if any."""
+    error_log_detail: str | None = None
+    """That detail without personal values, when it holds some."""
+    error_reason: str | None = None
+    """A short code telling errors of one status apart (``no_authorization_header``...)."""
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (``None`` without one)."""

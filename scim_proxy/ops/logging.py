@@ -7,8 +7,9 @@ mistake (a key named like a token or password) never reaches the output.
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import orjson
@@ -36,13 +37,29 @@ def _json_serializer(obj: Any, **_: Any) -> str:
     return orjson.dumps(obj, default=str).decode()
 
 
+def use_colour(stream: Any = None, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the console format may colour its output.
+
+    Only on a terminal (a file or a pipe would keep the escape codes), and never when
+    ``NO_COLOR`` is set to anything but an empty string (https://no-color.org).
+    """
+    stream = sys.stdout if stream is None else stream
+    environ = os.environ if environ is None else environ
+    if environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
 def configure_logging(settings: LoggingSettings | None = None, *, cache: bool = True) -> None:
     """Configure structlog for the process (``cache=False`` keeps loggers re-configurable)."""
     settings = settings or LoggingSettings()
     level = logging.getLevelNamesMapping()[settings.level.upper()]
     renderer: Any
     if settings.format is LogFormat.console:
-        renderer = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=use_colour(), exception_formatter=structlog.dev.plain_traceback
+        )
     else:
         renderer = structlog.processors.JSONRenderer(serializer=_json_serializer)
     processors: list[Any] = [

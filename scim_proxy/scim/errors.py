@@ -26,12 +26,18 @@ class ScimError(Exception):
         scim_type: str | None = None,
         *,
         headers: Mapping[str, str] | None = None,
+        reason: str | None = None,
+        log_detail: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.scim_type = scim_type
         self.headers: dict[str, str] = dict(headers or {})
+        self.reason = reason
+        """A short code for logs, telling apart errors of one status (the two 401s)."""
+        self.log_detail = log_detail
+        """``detail`` without personal values, for logs; ``None``: ``detail`` has none."""
 
     def body(self) -> dict[str, Any]:
         """The SCIM Error message."""

@@ -8,6 +8,7 @@ so that a filter can be answered by a few keyed upstream lookups instead of a sc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,10 +57,17 @@ def parse_filter(
     for path in _attribute_paths(parsed.ast, prefix=""):
         name = _normalise(path, schema)
         if name not in allowed:
-            raise invalid_filter(
-                f"Filtering on {_shown(path)} is not supported; supported attributes: "
-                + ", ".join(sorted(allowed.values()))
+            supported = ", ".join(sorted(allowed.values()))
+            error = invalid_filter(
+                f"Filtering on {_shown(path)} is not supported; supported attributes: {supported}"
             )
+            # A value filter inside the path (emails[value eq "..."]) holds a value.
+            shown_without_values = _VALUE_FILTER.sub("[...]", _shown(path))
+            error.log_detail = (
+                f"Filtering on {shown_without_values} is not supported; "
+                f"supported attributes: {supported}"
+            )
+            raise error
     return parsed
 
 
@@ -147,6 +155,9 @@ def _normalise(path: AttrPath | str, schema: str) -> str:
         # An extension attribute; never among the allowed ones.
         return f"{path.uri}:{_plain(path)}".lower()
     return _plain(path).lower()
+
+
+_VALUE_FILTER = re.compile(r"\[.*\]")
 
 
 def _shown(path: AttrPath | str) -> str:

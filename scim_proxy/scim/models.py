@@ -130,7 +130,7 @@ class Member(ComplexAttribute):
     """Always ``User``; set by the proxy."""
 
     display: Annotated[str | None, Mutability.read_only] = None
-    """The user's email; set by the proxy (a value sent is ignored)."""
+    """The user's ``displayName``; set by the proxy (a value sent is ignored)."""
 
 
 class Group(Resource[Any]):

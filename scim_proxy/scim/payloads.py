@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from scim2_models import Context, PatchOp, Resource, ResponseParameters, SCIMException
 
 from ..ops.context import note_quirk
+from .dropped import note_dropped
 from .errors import ScimError
 from .models import GROUP_SCHEMA, IDP_POLICY, PATCH_OP_SCHEMA, USER_SCHEMA
 
@@ -28,13 +29,15 @@ def read_resource(model: type[R], body: dict[str, Any], *, replacing: bool) -> R
     )
     what = f"The {model.__name__}"
     try:
-        return model.model_validate(
+        resource = model.model_validate(
             _with_schema(body, str(model.__schema__)), scim_ctx=context, scim_policy=IDP_POLICY
         )
     except ValidationError as exc:
         raise ScimError.from_validation_error(exc, what=what) from exc
     except SCIMException as exc:
         raise ScimError.from_scim_exception(exc) from exc
+    note_dropped(model.__name__, body)
+    return resource
 
 
 def _without_read_only(body: dict[str, Any], read_only: frozenset[str]) -> dict[str, Any]:
@@ -123,6 +126,7 @@ def read_patch(
 
     ``read_only`` holds lower-cased attribute paths whose operations are dropped.
     """
+    note_dropped(model.__name__, body)
     body = _without_read_only(_value_paths_as_operations(body), read_only)
     if body.get("Operations") == [] and "Operations" in body:
         return None

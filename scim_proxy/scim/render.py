@@ -34,7 +34,6 @@ def user_document(
     base_url: str,
     created: datetime | None,
     last_modified: datetime | None,
-    version: str,
     role_names: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A User response from plain values: the same JSON :func:`user_json` gives.
@@ -47,7 +46,6 @@ def user_document(
     if last_modified is not None:
         meta["lastModified"] = _timestamp(last_modified)
     meta["location"] = f"{base_url}/Users/{id}"
-    meta["version"] = version
     body: dict[str, Any] = {"schemas": [USER_SCHEMA], "id": id, "meta": meta, "userName": user_name}
     name = {}
     if family_name is not None:
@@ -81,7 +79,7 @@ def group_document(
     created: datetime | None,
     last_modified: datetime | None,
 ) -> dict[str, Any]:
-    """A Group response from plain values (members as (id, email)): as :func:`group_json`."""
+    """A Group response from plain values (members as (id, display)): as :func:`group_json`."""
     meta: dict[str, Any] = {"resourceType": "Group"}
     if created is not None:
         meta["created"] = _timestamp(created)
@@ -92,7 +90,7 @@ def group_document(
     body["displayName"] = display_name
     if members:
         body["members"] = [
-            {"value": m, "$ref": f"{base_url}/Users/{m}", "type": "User", "display": email}
-            for m, email in members
+            {"value": m, "$ref": f"{base_url}/Users/{m}", "type": "User", "display": display}
+            for m, display in members
         ]
     return body

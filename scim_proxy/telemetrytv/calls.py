@@ -29,6 +29,7 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from .failures import FailureKind, failure_kind
 from .transport import provably_unsent
 from .wire import decode_json, error_from_response
 
@@ -211,14 +212,17 @@ class SessionCalls:
                 adapter.gate.release()
             status = response.status_code
             return response
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout(
-                f"TelemetryTV did not answer in time ({method})",
-                request_sent=not provably_unsent(exc),
-            ) from exc
         except httpx.HTTPError as exc:
+            # The aiohttp transport calls a refused connection a ConnectTimeout: the cause
+            # chain names what it was.
+            kind = failure_kind(exc)
+            if kind is FailureKind.timeout:
+                raise UpstreamTimeout(
+                    f"TelemetryTV did not answer in time ({method})",
+                    request_sent=not provably_unsent(exc),
+                ) from exc
             raise ConnectionFailed(
-                f"could not reach TelemetryTV ({type(exc).__name__})",
+                f"could not reach TelemetryTV ({kind.value})",
                 request_sent=not provably_unsent(exc),
             ) from exc
         finally:

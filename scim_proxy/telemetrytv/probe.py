@@ -16,6 +16,7 @@ import orjson
 
 from .auth import AuthScheme, authorization_header
 from .client import _SAFE_ID
+from .failures import describe_failure
 from .wire import TOTAL_HEADER
 
 
@@ -67,13 +68,8 @@ async def _auth(probe: _Probe) -> bool:
                 headers={"Authorization": header},
             )
         except httpx.HTTPError as exc:
-            probe.note(
-                "TelemetryTV reachable",
-                False,
-                f"{type(exc).__name__}: {exc}",
-                "check upstream.base_url and egress to TelemetryTV",
-                critical=True,
-            )
+            failure = describe_failure(exc, probe.base)
+            probe.note("TelemetryTV reachable", False, failure.detail, failure.fix, critical=True)
             return False
         statuses[scheme] = response.status_code
     accepted = [s for s, status in statuses.items() if status == 200]
@@ -250,11 +246,12 @@ async def run_probe(
             await _lookups(probe, user)
         await _groups(probe, user)
     except httpx.HTTPError as exc:
+        failure = describe_failure(exc, probe.base)
         probe.note(
             "TelemetryTV kept answering",
             False,
-            type(exc).__name__,
-            "the account stopped answering during the check",
+            failure.detail,
+            f"the account stopped answering during the check: {failure.fix}",
             critical=True,
         )
     return probe.findings

@@ -61,26 +61,41 @@ def scim_error_for(exc: UpstreamError, *, resource: str = "Resource") -> ScimErr
             f"A TelemetryTV {resource.lower()} with this {what} already exists "
             f"(TelemetryTV: {_upstream_text(exc)})",
             "uniqueness",
+            reason="telemetrytv_conflict",
+            # TelemetryTV's text may repeat the taken value.
+            log_detail=f"A TelemetryTV {resource.lower()} with this {what} already exists",
         )
     if isinstance(exc, InvalidRequest):
         fields = "; ".join(f"{name}: {message}" for name, message in exc.fields.items())
         detail = f"TelemetryTV refused the {resource.lower()}: {_upstream_text(exc)}"
-        return ScimError(400, f"{detail} ({fields})" if fields else detail, "invalidValue")
+        return ScimError(
+            400,
+            f"{detail} ({fields})" if fields else detail,
+            "invalidValue",
+            reason="telemetrytv_invalid_request",
+            log_detail=f"TelemetryTV refused the {resource.lower()} (fields: "
+            + (", ".join(exc.fields) or "none named")
+            + ")",
+        )
     if isinstance(exc, Unauthorized):
         return ScimError(
             401,
             "TelemetryTV refused the API token. Check the token in the app's provisioning "
             "settings and that it was created by a user in TelemetryTV's Admin group.",
             headers={"WWW-Authenticate": 'Bearer realm="scim-proxy"'},
+            reason="token_refused_by_telemetrytv",
         )
     if isinstance(exc, Forbidden):
         return ScimError(
             403,
             f"TelemetryTV refused the operation: {_upstream_text(exc)}. Check the account's "
             "plan and user limit, and that the token's user is in the Admin group.",
+            reason="telemetrytv_forbidden",
         )
     if isinstance(exc, NotFound):
-        return ScimError(404, f"{resource} not found in TelemetryTV")
+        return ScimError(
+            404, f"{resource} not found in TelemetryTV", reason="telemetrytv_not_found"
+        )
     if isinstance(exc, RateLimited):
         wait = DEFAULT_RETRY_AFTER if exc.retry_after is None else math.ceil(exc.retry_after)
         wait = max(1, wait)
@@ -88,6 +103,7 @@ def scim_error_for(exc: UpstreamError, *, resource: str = "Resource") -> ScimErr
             429,
             f"TelemetryTV is rate limiting requests; retry after {wait} seconds",
             headers={"Retry-After": str(wait)},
+            reason="telemetrytv_rate_limited",
         )
     if isinstance(exc, CircuitOpen):
         wait = max(1, math.ceil(exc.retry_after))
@@ -95,18 +111,38 @@ def scim_error_for(exc: UpstreamError, *, resource: str = "Resource") -> ScimErr
             503,
             f"TelemetryTV has been failing, so calls to it are paused; retry after {wait} seconds",
             headers={"Retry-After": str(wait)},
+            reason="breaker_open",
         )
-    if isinstance(exc, UpstreamTimeout | ConnectionFailed):
+    if isinstance(exc, UpstreamTimeout):
         return ScimError(
             503,
-            "TelemetryTV could not be reached in time; the request may be retried "
-            f"({type(exc).__name__})",
+            "TelemetryTV did not answer in time; the request may be retried",
             headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+            reason="telemetrytv_timeout",
+        )
+    if isinstance(exc, ConnectionFailed):
+        # The adapter's message names what failed: connection refused, DNS or TLS failure.
+        return ScimError(
+            503,
+            f"TelemetryTV could not be reached ({_upstream_text(exc)}); the request may be retried",
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+            reason="telemetrytv_unreachable",
         )
     if isinstance(exc, ServerError):
         return ScimError(
-            502, f"TelemetryTV failed with status {exc.status}; the request may be retried"
+            502,
+            f"TelemetryTV failed with status {exc.status}; the request may be retried",
+            reason="telemetrytv_server_error",
         )
     if isinstance(exc, BadResponse):
-        return ScimError(502, f"TelemetryTV answered in an unexpected way: {_upstream_text(exc)}")
-    return ScimError(502, "TelemetryTV answered with an error the proxy does not know")
+        return ScimError(
+            502,
+            f"TelemetryTV answered in an unexpected way: {_upstream_text(exc)}",
+            reason="telemetrytv_bad_response",
+            log_detail="TelemetryTV answered in an unexpected way",
+        )
+    return ScimError(
+        502,
+        "TelemetryTV answered with an error the proxy does not know",
+        reason="telemetrytv_unknown_error",
+    )

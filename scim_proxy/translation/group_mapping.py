@@ -6,7 +6,7 @@ SCIM attribute         directory
 id                     group id
 displayName            group name
 members[].value        id of each user whose group list holds the group
-members[].display      that user's email
+members[].display      that user's displayName (given and family name, else the email)
 members[].type         ``User``
 members[].$ref         the user's SCIM location
 meta                   created, last_modified; location from the public base URL
@@ -23,11 +23,14 @@ from scim2_models import Meta
 from ..directory import DirectoryGroup, DirectoryUser
 from ..scim import render as scim_render
 from ..scim.models import GROUP_SCHEMA, Group, Member
+from .user_mapping import display_name
 
 
 def member_entry(user: DirectoryUser, base_url: str) -> Member:
     """The ``members`` entry of one user."""
-    return Member(value=user.id, ref=f"{base_url}/Users/{user.id}", type="User", display=user.email)
+    return Member(
+        value=user.id, ref=f"{base_url}/Users/{user.id}", type="User", display=display_name(user)
+    )
 
 
 def group_resource(
@@ -58,7 +61,7 @@ def group_document(
     return scim_render.group_document(
         id=group.id,
         display_name=group.name,
-        members=[(u.id, u.email) for u in members or ()],
+        members=[(u.id, display_name(u)) for u in members or ()],
         base_url=base_url,
         created=group.created,
         last_modified=group.last_modified,

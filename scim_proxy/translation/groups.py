@@ -50,6 +50,7 @@ def _builtin_refusal(group: DirectoryGroup, action: str) -> ScimError:
         f"{group.name!r} is TelemetryTV's built-in Admin group: it cannot be {action} through "
         "SCIM. Its membership can be managed; in Okta, push it from a group of the same name "
         "or link it without renaming.",
+        reason="builtin_admin_group",
     )
 
 
@@ -60,6 +61,7 @@ def _keep_admins(group: DirectoryGroup, final_members: set[str]) -> None:
             403,
             f"{group.name!r} is TelemetryTV's built-in Admin group: a change that leaves it "
             "with no members would lock every administrator out, so it is refused.",
+            reason="builtin_admin_group",
         )
 
 

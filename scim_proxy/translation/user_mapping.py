@@ -16,13 +16,13 @@ password               (write-only)                 forwarded, never returned
 groups                 group_ids                    read-only
 roles                  group_ids                    value = group id, display = its name;
                                                     written through :mod:`roles`
-meta                   created, last_modified       location from the public base URL
+meta                   created, last_modified       location from the public base URL; no
+                                                    version (docs/decisions.md: no ETags)
 =====================  ===========================  =====================================
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -74,7 +74,6 @@ def user_resource(
             created=user.created,
             last_modified=user.last_modified,
             location=f"{base_url}/Users/{user.id}",
-            version=user_version(user),
         ),
     )
 
@@ -109,26 +108,14 @@ def user_document(
         base_url=base_url,
         created=user.created,
         last_modified=user.last_modified,
-        version=user_version(user),
         role_names=role_names,
     )
 
 
-def user_version(user: DirectoryUser) -> str:
-    """A weak ETag that changes whenever anything the SCIM User shows changes."""
-    digest = hashlib.blake2b(digest_size=8)
-    for part in (
-        user.id,
-        user.email,
-        user.given_name,
-        user.family_name,
-        str(user.disabled),
-        ",".join(user.group_ids),
-        user.last_modified.isoformat() if user.last_modified else "",
-    ):
-        digest.update(part.encode())
-        digest.update(b"\0")
-    return f'W/"{digest.hexdigest()}"'
+def display_name(user: DirectoryUser) -> str:
+    """The user's ``displayName``: given and family name, else the email."""
+    full_name = " ".join(part for part in (user.given_name, user.family_name) if part)
+    return full_name or user.email
 
 
 def chosen_email(resource: User) -> str | None:

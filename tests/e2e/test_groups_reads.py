@@ -43,7 +43,8 @@ async def test_import_groups_carries_every_membership(
     assert len(by_name["Team 4"]["members"]) == len(range(0, 251, 5))
     member = by_name["Team 1"]["members"][0]
     assert member["type"] == "User"
-    assert member["display"].endswith("@example.com")
+    held = store.get_user(member["value"])
+    assert member["display"] == f"{held['first_name']} {held['last_name']}"  # its displayName
     assert member["$ref"].endswith(f"/Users/{member['value']}")
 
 

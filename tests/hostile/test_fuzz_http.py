@@ -57,7 +57,8 @@ _QUERY_KEYS = {
     "/user-groups": {"page", "per_page", "name"},
 }
 _UPSTREAM_AUTHORIZATION = re.compile(r"Token [\x21-\x7e]{1,1024}")
-_UNSUPPORTED = re.compile(r"/scim/v2/(Bulk|Me|\.search|Users/\.search|Groups/\.search)")
+# Resource endpoint names match case-insensitively (http/middleware/resource_names.py).
+_UNSUPPORTED = re.compile(r"/scim/v2/(?i:Bulk|Me|\.search|Users/\.search|Groups/\.search)")
 _SLASHES = re.compile(r"/{2,}")
 
 

@@ -69,6 +69,7 @@ def throttled(seconds: int) -> ScimError:
         f"retry after {seconds} seconds. If this is your identity provider, check the API "
         "token in the app's provisioning settings.",
         headers={"Retry-After": str(seconds)},
+        reason="auth_throttled",
     )
 
 

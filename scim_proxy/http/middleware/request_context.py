@@ -18,8 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ...ops.context import start_request_stats
 from ...ops.metrics import IN_FLIGHT, QUIRKS, SCIM_LATENCY, SCIM_REQUESTS
+from ...ops.redaction import logged_detail
 from ..errors import internal_error
 from ..idp import recognise_idp
+from .resource_names import canonicalise_resource_name
 
 log = structlog.get_logger("scim_proxy.request")
 
@@ -62,6 +64,7 @@ class RequestContextMiddleware:
             return
         started = time.perf_counter()
         _normalise_path(scope)
+        canonicalise_resource_name(scope)
         request_id = _request_id(scope)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -87,6 +90,7 @@ class RequestContextMiddleware:
             if not response_started:
                 error = internal_error()
                 status = error.status
+                stats.error_detail, stats.error_reason = error.detail, error.reason
                 body = orjson.dumps(error.body())
                 await send(
                     {
@@ -112,6 +116,10 @@ class RequestContextMiddleware:
                 logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
             )
             extra = {"filter": stats.filter_text} if self.include_values else {}
+            if status >= 400:
+                # What the client was told, so a refusal is explained in the logs too.
+                extra["detail"] = logged_detail(stats, self.include_values)
+                extra["reason"] = stats.error_reason
             log.log(
                 level,
                 "request",

@@ -38,7 +38,7 @@ async def get_resource_type(request: Request) -> Response:
     note_operation("ResourceType", "get")
     wanted = request.path_params["type_id"]
     for endpoint in endpoints(roles=_roles_enabled(request)):
-        if endpoint.name == wanted:
+        if endpoint.name.lower() == wanted.lower():
             return scim_response(resource_type(endpoint, scim_base_url(request)))
     raise ScimError(404, f"Resource type {wanted[:80]!r} not found")
 
@@ -58,7 +58,8 @@ async def get_schema(request: Request) -> Response:
     wanted = request.path_params["schema_id"]
     roles = _roles_enabled(request)
     for endpoint in endpoints(roles=roles):
-        if str(endpoint.model.__schema__) == wanted:
+        # Schema URIs are case-insensitive (RFC 7643 section 2.1).
+        if str(endpoint.model.__schema__).lower() == wanted.lower():
             return scim_response(schema(endpoint, scim_base_url(request), roles=roles))
     raise ScimError(404, f"Schema {wanted[:120]!r} not found")
 

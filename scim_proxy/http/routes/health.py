@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from ...ops.metrics import render
 from ...scim.errors import ScimError
-from ..responses import scim_response
+from ..responses import json_response
 from ..state import proxy_state
 
 READY_CACHE_SECONDS = 5.0
@@ -25,7 +25,7 @@ _cache: dict[str, tuple[float, bool, str]] = {}
 
 async def healthz(request: Request) -> Response:
     """Alive: touches nothing upstream."""
-    return scim_response({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 async def _reachable(base_url: str, verify: bool) -> tuple[bool, str]:
@@ -71,14 +71,16 @@ async def readyz(request: Request) -> Response:
             "coordination": await state.coordinator.status(),
         },
     }
-    return scim_response(body, 200 if ok else 503)
+    return json_response(body, 200 if ok else 503)
 
 
 async def metrics(request: Request) -> Response:
     """Prometheus metrics (all workers), behind a scrape token when one is configured."""
     settings = proxy_state(request).settings.metrics
     if not settings.enabled:
-        raise ScimError(404, "Metrics are disabled (metrics.enabled = false)")
+        raise ScimError(
+            404, "Metrics are disabled (metrics.enabled = false)", reason="metrics_disabled"
+        )
     if settings.token:
         sent = request.headers.get("authorization", "")
         if not hmac.compare_digest(sent.encode(), f"Bearer {settings.token}".encode()):
@@ -86,6 +88,7 @@ async def metrics(request: Request) -> Response:
                 401,
                 "/metrics wants the scrape token: Authorization: Bearer <metrics.token>",
                 headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+                reason="metrics_token_refused",
             )
     content, media_type = render()
     return Response(content, media_type=media_type)

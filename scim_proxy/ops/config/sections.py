@@ -87,7 +87,7 @@ class UpstreamSettings:
     read_timeout: float = 20.0
     pool_size: int = 100
     page_size: int = 100
-    """``per_page`` for the listings the proxy walks, and the largest SCIM ``count``."""
+    """``per_page`` for the listings the proxy walks (``scim.max_count`` is at most this)."""
     max_concurrent_calls: int = 64
     """Upstream calls one process makes at once, across all requests."""
     retry_attempts: int = 4
@@ -107,7 +107,9 @@ class ScimSettings:
     """``[scim]``: SCIM protocol limits."""
 
     default_count: int = 100
+    """``count`` used when a list request gives none."""
     max_count: int = 100
+    """The largest SCIM ``count`` served: the one setting for it."""
     filter_scan_limit: int = 2000
     """How many users a filter with no keyed lookup may be evaluated over."""
 

@@ -1,0 +1,72 @@
+"""The start-up event names what the proxy runs with, and never a secret."""
+
+from __future__ import annotations
+
+import io
+
+from structlog.testing import capture_logs
+
+from scim_proxy import __version__
+from scim_proxy.ops.config import load_settings
+from scim_proxy.ops.lifecycle import config_source, log_startup, url_without_credentials
+from scim_proxy.ops.logging import use_colour
+
+SECRETS = ("scrape-s3cret", "fp-s3cret", "hunter2", "alice")
+
+
+def test_credentials_in_a_url_are_dropped_before_logging() -> None:
+    assert (
+        url_without_credentials("https://alice:hunter2@tv.example.com:8443/api")
+        == "https://tv.example.com:8443/api"
+    )
+    assert url_without_credentials("https://tv.example.com/api") == "https://tv.example.com/api"
+    assert url_without_credentials("http://token@[::1]:81/x") == "http://[::1]:81/x"
+    assert url_without_credentials("") == ""
+
+
+def test_the_startup_event_names_the_settings_in_force_and_no_secret() -> None:
+    environ = {
+        "SCIM_PROXY_UPSTREAM_BASE_URL": "https://alice:hunter2@tv.example.com",
+        "SCIM_PROXY_METRICS_TOKEN": "scrape-s3cret",
+        "SCIM_PROXY_LOGGING_FINGERPRINT_KEY": "fp-s3cret",
+        "SCIM_PROXY_USERS_DEACTIVATION": "delete",
+        "SCIM_PROXY_UPSTREAM_AUTH_SCHEME": "basic",
+        "HOME": "/root",
+    }
+    settings = load_settings(environ=environ)
+    with capture_logs() as logs:
+        log_startup(settings, config_source(None, environ, ["--port"]))
+    [event] = logs
+    assert event["event"] == "startup"
+    assert event["version"] == __version__
+    assert event["listen"] == "127.0.0.1:8080"
+    assert event["workers"] == 1
+    assert event["upstream_base_url"] == "https://tv.example.com"
+    assert event["upstream_auth_scheme"] == "basic"
+    assert event["deactivation"] == "delete"
+    assert event["membership_coordination"] == "verify"
+    assert event["public_base_url"] == "derived per request"
+    assert event["metrics"] == "on, behind a scrape token"
+    assert event["config_file"] is None
+    assert event["config_flags"] == ["--port"]
+    assert "SCIM_PROXY_METRICS_TOKEN" in event["config_env_overrides"]
+    assert "HOME" not in event["config_env_overrides"]
+    text = repr(event)
+    for secret in SECRETS:
+        assert secret not in text
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_console_colours_only_on_a_terminal_and_never_with_no_color() -> None:
+    assert use_colour(_Stream(tty=True), {}) is True
+    assert use_colour(_Stream(tty=False), {}) is False
+    assert use_colour(_Stream(tty=True), {"NO_COLOR": "1"}) is False
+    assert use_colour(_Stream(tty=True), {"NO_COLOR": ""}) is True
