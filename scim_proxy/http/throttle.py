@@ -120,7 +120,10 @@ class FailureThrottle:
             # addresses does not push it out of the table and free it early.
             table.move_to_end(client)
             return max(1, math.ceil(entry.started + self.window - now))
-        if not entry.count and (entry.pending >= self.limit or entry.waiters):
+        waiters = entry.waiters
+        while waiters and waiters[0].done():
+            waiters.popleft()  # gave up waiting
+        if not entry.count and (entry.pending >= self.limit or waiters):
             # No failure yet, but enough requests in flight to reach the limit should they
             # all fail: the next one waits its turn (it may well be the IdP's burst).
             table.move_to_end(client)
