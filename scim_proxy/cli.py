@@ -10,7 +10,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import structlog
@@ -225,9 +225,36 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def allowlist_finding(digests: Iterable[str], token: str) -> Finding:
+    """What ``scim-proxy check`` says about the allowlist, for the token it checked."""
+    from .http.allowlist import TokenAllowlist, token_sha256
+
+    allowlist = TokenAllowlist(digests)
+    item = "token allowlist (auth.allowed_token_sha256)"
+    if not allowlist.enabled:
+        return Finding(
+            item,
+            False,
+            "empty: the proxy forwards every well-formed token it receives to TelemetryTV, "
+            "so strangers can spend upstream calls on guesses",
+            "list the digest of each token this deployment serves: "
+            "scim-proxy token-sha256 < token-file, then set auth.allowed_token_sha256 "
+            "(or SCIM_PROXY_AUTH_ALLOWED_TOKEN_SHA256, comma-separated)",
+        )
+    if allowlist.allows_digest(token_sha256(token)):
+        return Finding(item, True, f"{len(allowlist)} token(s) allowed, this one among them")
+    return Finding(
+        item,
+        False,
+        f"{len(allowlist)} token(s) allowed, but not this one: the proxy would refuse it with 401",
+        "add this token's digest (scim-proxy token-sha256) to auth.allowed_token_sha256, or "
+        "check with the token the IdP app uses",
+        critical=True,
+    )
+
+
 def check(args: argparse.Namespace) -> int:
     """Probe a TelemetryTV account against the contract; non-zero if the proxy cannot work."""
-    from .http.allowlist import allowlist_finding
     from .telemetrytv.probe import run_probe
     from .telemetrytv.transport import build_http_client
 

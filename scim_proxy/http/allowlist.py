@@ -12,8 +12,6 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 
-from ..telemetrytv.probe import Finding
-
 
 def token_sha256(token: str) -> str:
     """The lower-case hex SHA-256 of ``token`` (what ``printf %s "$TOKEN" | sha256sum`` prints)."""
@@ -44,29 +42,3 @@ class TokenAllowlist:
         for candidate in self._digests:
             allowed |= hmac.compare_digest(presented, candidate)
         return allowed
-
-
-def allowlist_finding(digests: Iterable[str], token: str) -> Finding:
-    """What ``scim-proxy check`` says about the allowlist, for the token it checked."""
-    allowlist = TokenAllowlist(digests)
-    item = "token allowlist (auth.allowed_token_sha256)"
-    if not allowlist.enabled:
-        return Finding(
-            item,
-            False,
-            "empty: the proxy forwards every well-formed token it receives to TelemetryTV, "
-            "so strangers can spend upstream calls on guesses",
-            "list the digest of each token this deployment serves: "
-            "scim-proxy token-sha256 < token-file, then set auth.allowed_token_sha256 "
-            "(or SCIM_PROXY_AUTH_ALLOWED_TOKEN_SHA256, comma-separated)",
-        )
-    if allowlist.allows_digest(token_sha256(token)):
-        return Finding(item, True, f"{len(allowlist)} token(s) allowed, this one among them")
-    return Finding(
-        item,
-        False,
-        f"{len(allowlist)} token(s) allowed, but not this one: the proxy would refuse it with 401",
-        "add this token's digest (scim-proxy token-sha256) to auth.allowed_token_sha256, or "
-        "check with the token the IdP app uses",
-        critical=True,
-    )

@@ -1,7 +1,10 @@
 """Failed-authentication throttling: per client address, a window and a failure count.
 
 A client address that collects ``limit`` 401s within ``window`` seconds (counted from its
-first failure) is answered 429 with no upstream call until that window has passed. The
+first failure) is answered 429 with no upstream call until that window has passed. An
+address with no failure in its window is never answered 429: at most ``limit`` of its
+requests are in flight at once, and the next ones wait their turn (:meth:`FailureThrottle.
+wait_turn`), so a fresh process's burst of good requests is served, not refused. The
 table is per process (each worker and replica counts on its own) and bounded: beyond
 ``max_clients`` addresses the least recently seen is forgotten, so a flood of distinct
 addresses costs a fixed amount of memory. IPv6 clients count per /64, the block one
@@ -14,15 +17,20 @@ shares (NAT, or an ingress whose ``X-Forwarded-For`` is not trusted).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import math
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from ..ops.metrics import AUTH_CLIENTS_FORGOTTEN
 
 UNKNOWN_CLIENT = "unknown"
+
+BUSY = -1
+"""What :meth:`FailureThrottle.admit` answers for an address with no failure yet but
+``limit`` requests in flight: wait for one of them to be answered, do not refuse."""
 
 
 def client_key(host: str | None) -> str:
@@ -41,12 +49,30 @@ def client_key(host: str | None) -> str:
 
 
 class _Failures:
-    __slots__ = ("count", "pending", "started")
+    __slots__ = ("count", "pending", "started", "waiters")
 
     def __init__(self, started: float) -> None:
         self.started = started
         self.count = 0
         self.pending = 0
+        # Requests waiting for an in-flight slot, first come first served: True hands one
+        # the slot of a request answered with success, False tells it to ask again.
+        self.waiters: deque[asyncio.Future[bool]] = deque()
+
+    def wake_all(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(False)
+
+    def hand_over(self) -> bool:
+        """Give an answered request's slot to the first request still waiting, if any."""
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(True)
+                return True
+        return False
 
 
 class FailureThrottle:
@@ -54,7 +80,8 @@ class FailureThrottle:
 
     Requests still in flight count against the limit too (``pending``): otherwise a client
     sending thousands of guesses at once would have them all forwarded before the first
-    401 came back.
+    401 came back. Until an address's first failure, the requests beyond ``limit`` in
+    flight wait (:data:`BUSY`); from it on, those that could reach the limit get 429.
     """
 
     def __init__(
@@ -85,9 +112,7 @@ class FailureThrottle:
         if entry is None:
             entry = _Failures(now)
             table[client] = entry
-            if len(table) > self.max_clients:
-                table.popitem(last=False)
-                AUTH_CLIENTS_FORGOTTEN.inc()
+            self._bound()
         elif entry.count and now - entry.started >= self.window:
             entry.count = 0
         if entry.count >= self.limit:
@@ -95,13 +120,57 @@ class FailureThrottle:
             # addresses does not push it out of the table and free it early.
             table.move_to_end(client)
             return max(1, math.ceil(entry.started + self.window - now))
+        waiters = entry.waiters
+        while waiters and waiters[0].done():
+            waiters.popleft()  # gave up waiting
+        if not entry.count and (entry.pending >= self.limit or waiters):
+            # No failure yet, but enough requests in flight to reach the limit should they
+            # all fail: the next one waits its turn (it may well be the IdP's burst).
+            table.move_to_end(client)
+            return BUSY
         if entry.count + entry.pending >= self.limit:
-            # Enough requests in flight to reach the limit should they all fail: the next
-            # one waits for them to be answered.
+            # This address has failed before and enough of its requests are in flight to
+            # reach the limit: refused until they are answered.
             return 1
         table.move_to_end(client)
         entry.pending += 1
         return 0
+
+    async def wait_turn(self, client: str, patience: float) -> int:
+        """:meth:`admit`, waiting up to ``patience`` seconds while it answers :data:`BUSY`.
+
+        0 once admitted (then :meth:`settle` it), seconds to wait when the address failed in
+        the meantime, or :data:`BUSY` when no slot came free in time.
+        """
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + patience
+        first = True
+        while True:
+            verdict = self.admit(client)
+            remaining = give_up - loop.time()
+            if verdict != BUSY or remaining <= 0:
+                return verdict
+            entry = self._table[client]
+            waiter: asyncio.Future[bool] = loop.create_future()
+            # One woken but beaten to the slot keeps its place at the front.
+            if first:
+                entry.waiters.append(waiter)
+            else:
+                entry.waiters.appendleft(waiter)
+            first = False
+            try:
+                await asyncio.wait((waiter,), timeout=remaining)
+            except BaseException:
+                # Cancelled (the client went away): give back a slot handed over meanwhile.
+                if waiter.done() and waiter.result():
+                    self.settle(client, failed=False)
+                waiter.cancel()
+                raise
+            if not waiter.done():
+                waiter.cancel()  # skipped by whoever wakes the queue next
+                return BUSY
+            if waiter.result():
+                return 0  # the slot of an answered request was handed over
 
     def settle(self, client: str, *, failed: bool, admitted: bool = True) -> bool:
         """A request of ``client`` was answered; True when its failure starts the throttling.
@@ -110,7 +179,10 @@ class FailureThrottle:
         """
         entry = self._table.get(client)
         if admitted and entry is not None and entry.pending:
-            entry.pending -= 1
+            # A success hands its slot straight to the first request waiting, if any.
+            handed = not failed and not entry.count and entry.hand_over()
+            if not handed:
+                entry.pending -= 1
         if not failed:
             return False
         now = self._clock()
@@ -118,13 +190,20 @@ class FailureThrottle:
             # Forgotten while in flight (the table was full): count afresh.
             entry = _Failures(now)
             self._table[client] = entry
-            if len(self._table) > self.max_clients:
-                self._table.popitem(last=False)
-                AUTH_CLIENTS_FORGOTTEN.inc()
+            self._bound()
         elif not entry.count or now - entry.started >= self.window:
             entry.started, entry.count = now, 0
         entry.count += 1
+        # It has failed now: those waiting ask again, and most will be refused.
+        entry.wake_all()
         return entry.count == self.limit
+
+    def _bound(self) -> None:
+        """Forget the least recently seen address when the table is over its size."""
+        if len(self._table) > self.max_clients:
+            _, forgotten = self._table.popitem(last=False)
+            forgotten.wake_all()  # they ask again, under a fresh entry
+            AUTH_CLIENTS_FORGOTTEN.inc()
 
 
 class ProvenTokens:

@@ -174,6 +174,61 @@ async def test_x_forwarded_for_is_believed_only_from_trusted_proxies(
         assert (await get(http, STRANGER, "192.0.2.200")).status_code == 429
 
 
+async def test_a_trusted_proxy_range_is_believed(simulator: Starlette) -> None:
+    # A CIDR range (not just an address) of trusted proxies: the test client is 127.0.0.1.
+    settings = throttling(proxy_settings(), allow=True, trusted_proxies=("127.0.0.0/8",))
+    app = app_for(simulator, settings)
+    async with scim(app) as http:
+        for _ in range(LIMIT):
+            assert (await get(http, STRANGER, ATTACKER)).status_code == 401
+        assert (await get(http, STRANGER, ATTACKER)).status_code == 429
+        # Counted under the forwarded address, not the proxy's: the neighbour is let in.
+        assert (await get(http, STRANGER, NEIGHBOUR)).status_code == 401
+
+
+async def test_a_fresh_burst_of_good_requests_from_one_address_is_never_throttled(
+    simulator: Starlette, upstream_calls: Calls
+) -> None:
+    # A new process (nothing proven yet, no allowlist) meets the IdP's first burst, larger
+    # than the limit: beyond it, requests wait for a slot instead of getting 429.
+    app = app_for(simulator, throttling(proxy_settings(), allow=False))
+    before = refusals("throttled")
+    async with scim(app) as http:
+        answers = await asyncio.gather(*(get(http, TOKEN, ATTACKER) for _ in range(LIMIT * 6)))
+    assert [r.status_code for r in answers] == [200] * (LIMIT * 6)
+    assert refusals("throttled") == before
+    assert len(upstream_calls()) == LIMIT * 6
+
+
+async def test_a_request_waiting_past_its_patience_gets_503_not_429(simulator: Starlette) -> None:
+    # TelemetryTV holds the address's only slot longer than half the next request's budget.
+    release = asyncio.Event()
+
+    async def held(scope: Scope, receive: Receive, send: Send) -> None:
+        await release.wait()
+        await simulator(scope, receive, send)
+
+    settings = throttling(proxy_settings(), allow=False, failure_limit=1).replace(
+        "server", request_budget_seconds=1
+    )
+    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=held))
+    app = create_app(settings, http_client=upstream, clock=Clock())
+    async with scim(app) as http:
+        both = [asyncio.ensure_future(get(http, TOKEN, ATTACKER)) for _ in range(2)]
+        # (The timeout only keeps a broken build from hanging the suite.)
+        done, _ = await asyncio.wait(both, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        release.set()
+        assert done, "neither request was answered while TelemetryTV held the first"
+        answers = await asyncio.gather(*both)
+    # The one that waited gave up; the one holding the slot was then answered.
+    waited = done.pop().result()
+    assert sorted(r.status_code for r in answers) == [200, 503]
+    assert waited.status_code == 503
+    assert waited.headers["retry-after"] == "1"
+    assert waited.headers["content-type"].startswith("application/scim+json")
+    assert "still waiting for TelemetryTV" in waited.json()["detail"]
+
+
 async def test_a_flood_of_bad_tokens_leaves_the_idps_requests_answered(
     simulator: Starlette, upstream_calls: Calls
 ) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import pytest
 
 from scim_proxy.http.allowlist import TokenAllowlist, token_sha256
-from scim_proxy.http.throttle import FailureThrottle, ProvenTokens, client_key
+from scim_proxy.http.throttle import BUSY, FailureThrottle, ProvenTokens, client_key
 
 
 class Clock:
@@ -81,8 +82,65 @@ def test_successes_do_not_count_and_failures_outside_the_window_start_afresh() -
 
 def test_requests_in_flight_count_against_the_limit() -> None:
     throttle = FailureThrottle(limit=3, window=10, max_clients=100, clock=Clock())
-    assert [throttle.admit("a") for _ in range(4)] == [0, 0, 0, 1]
+    # No failure yet: the one beyond the limit in flight waits its turn, it is not refused.
+    assert [throttle.admit("a") for _ in range(4)] == [0, 0, 0, BUSY]
     throttle.settle("a", failed=False)
+    assert throttle.admit("a") == 0
+    # Once the address has failed, the requests that could reach the limit are refused.
+    throttle.settle("a", failed=True)
+    assert throttle.admit("a") == 1
+
+
+@pytest.mark.anyio
+async def test_an_address_that_never_failed_waits_for_a_slot_and_is_never_refused() -> None:
+    throttle = FailureThrottle(limit=2, window=10, max_clients=100, clock=Clock())
+    assert [throttle.admit("a") for _ in range(2)] == [0, 0]
+    waiting = [asyncio.ensure_future(throttle.wait_turn("a", patience=60)) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in waiting)
+    # Each success hands its slot to the longest waiting, in order.
+    throttle.settle("a", failed=False)
+    assert await waiting[0] == 0
+    assert not waiting[1].done()
+    throttle.settle("a", failed=False)
+    assert await waiting[1] == 0
+    # A newcomer queues behind the one still waiting rather than take the next slot.
+    assert throttle.admit("a") == BUSY
+    throttle.settle("a", failed=False)
+    assert await waiting[2] == 0
+
+
+@pytest.mark.anyio
+async def test_the_first_failure_refuses_those_waiting() -> None:
+    throttle = FailureThrottle(limit=2, window=10, max_clients=100, clock=Clock())
+    assert [throttle.admit("a") for _ in range(2)] == [0, 0]
+    waiting = [asyncio.ensure_future(throttle.wait_turn("a", patience=60)) for _ in range(5)]
+    await asyncio.sleep(0)
+    throttle.settle("a", failed=True)
+    # One failure and one request in flight could reach the limit: all are refused.
+    assert await asyncio.gather(*waiting) == [1] * 5
+
+
+@pytest.mark.anyio
+async def test_a_wait_ends_with_busy_when_no_slot_comes_free() -> None:
+    throttle = FailureThrottle(limit=1, window=10, max_clients=100, clock=Clock())
+    assert throttle.admit("a") == 0
+    assert await throttle.wait_turn("a", patience=0.01) == BUSY
+    # The one that gave up holds no place: the next success frees the slot for anyone.
+    throttle.settle("a", failed=False)
+    assert throttle.admit("a") == 0
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_waiter_gives_back_a_slot_handed_to_it() -> None:
+    throttle = FailureThrottle(limit=1, window=10, max_clients=100, clock=Clock())
+    assert throttle.admit("a") == 0
+    waiter = asyncio.ensure_future(throttle.wait_turn("a", patience=60))
+    await asyncio.sleep(0)
+    throttle.settle("a", failed=False)  # the slot is handed over...
+    waiter.cancel()  # ...but the client went away before it could use it
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
     assert throttle.admit("a") == 0
 
 

@@ -90,3 +90,20 @@ def test_unusable_values_name_the_setting(key: str, value: str, named: str) -> N
 
 def test_throttling_can_be_turned_off() -> None:
     assert load_settings(environ={"SCIM_PROXY_AUTH_FAILURE_LIMIT": "0"}).auth.failure_limit == 0
+
+
+@pytest.mark.parametrize(
+    ("entry", "fix"),
+    [
+        ("10.1.2.3/16", "use 10.1.0.0/16 for the range, or 10.1.2.3 for that one address"),
+        ("127.0.0.1/8", "use 127.0.0.0/8"),
+        ("fd00::1/8", "use fd00::/8"),
+    ],
+)
+def test_a_trusted_proxy_range_with_host_bits_is_refused_with_the_network_to_use(
+    entry: str, fix: str
+) -> None:
+    # uvicorn would silently trust nobody for such an entry, and X-Forwarded-For be ignored.
+    with pytest.raises(ConfigError, match=r"auth\.trusted_proxies entry") as caught:
+        load_settings(environ={"SCIM_PROXY_AUTH_TRUSTED_PROXIES": f"10.0.0.0/8,{entry}"})
+    assert fix in str(caught.value)

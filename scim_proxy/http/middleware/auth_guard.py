@@ -6,6 +6,9 @@ never reaches a route, let alone TelemetryTV.
 
 - A token in ``auth.allowed_token_sha256`` goes straight through, whatever its address:
   the real IdP is never throttled.
+- A client address with no failure in its window is never throttled: beyond
+  ``auth.failure_limit`` of its requests in flight, the next ones wait for a slot (at most
+  half their time budget; a SCIM 503 with ``Retry-After`` if none comes free).
 - A throttled client address gets a SCIM 429 with ``Retry-After``. Without an allowlist, a
   token TelemetryTV accepted before (:class:`~scim_proxy.http.throttle.ProvenTokens`) still
   goes through, so the IdP is not slowed by a stranger sharing its address.
@@ -34,9 +37,12 @@ from ..allowlist import TokenAllowlist, token_sha256
 from ..auth import token_from_header, token_not_allowed
 from ..errors import render_scim_error
 from ..routes import health
-from ..throttle import FailureThrottle, ProvenTokens, client_key
+from ..throttle import BUSY, FailureThrottle, ProvenTokens, client_key
 
 log = structlog.get_logger("scim_proxy.auth")
+
+DEFAULT_PATIENCE = 10.0
+"""Seconds a request waits for an in-flight slot when it has no time budget."""
 
 _UNGUARDED = frozenset(route.path for route in health.routes)
 """``/healthz``, ``/readyz``, ``/metrics``: no TelemetryTV token (probes, scrapes). Every
@@ -70,6 +76,18 @@ def throttled(seconds: int) -> ScimError:
         "token in the app's provisioning settings.",
         headers={"Retry-After": str(seconds)},
         reason="auth_throttled",
+    )
+
+
+def still_busy() -> ScimError:
+    """503 for a request that waited its whole patience behind its address's others."""
+    return ScimError(
+        503,
+        "Earlier requests from this client address are still waiting for TelemetryTV's "
+        "answer; retry in a second. If this keeps happening, check TelemetryTV's response "
+        "times (docs/operations.md).",
+        headers={"Retry-After": "1"},
+        reason="auth_busy",
     )
 
 
@@ -119,12 +137,19 @@ class AuthGuardMiddleware:
         admitted = True
         if throttle is not None:
             wait = throttle.admit(client)
-            if wait:
-                if not self._proven(token):
-                    AUTH_REFUSALS.labels("throttled").inc()
-                    await render_scim_error(throttled(wait))(scope, receive, send)
+            if wait == BUSY and digest is None and not self._proven(token):
+                # No failure from this address yet: wait for a slot rather than refuse.
+                wait = await throttle.wait_turn(client, _patience())
+                if wait == BUSY:
+                    await render_scim_error(still_busy())(scope, receive, send)
                     return
-                admitted = False
+            if wait > 0 and not self._proven(token):
+                AUTH_REFUSALS.labels("throttled").inc()
+                await render_scim_error(throttled(wait))(scope, receive, send)
+                return
+            # A proven token passes a busy or throttled address without taking a slot, and
+            # a token outside the allowlist is refused without one.
+            admitted = wait == 0
         if digest is not None:
             # An allowlist is set and this token is not in it.
             request_stats().token_fingerprint = self._fingerprint(token)
@@ -203,6 +228,12 @@ class AuthGuardMiddleware:
             token_fingerprint=self._fingerprint(token),
             client=client,
         )
+
+
+def _patience() -> float:
+    """How long a request may wait for a slot: half what is left of its time budget."""
+    remaining = request_stats().remaining()
+    return DEFAULT_PATIENCE if remaining is None else max(0.0, remaining / 2)
 
 
 def _host(scope: Scope) -> str | None:

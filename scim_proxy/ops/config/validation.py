@@ -167,10 +167,22 @@ def _validate_auth(auth: AuthSettings) -> None:
         )
     for proxy in auth.trusted_proxies:
         try:
-            ipaddress.ip_network(proxy, strict=False)
+            network = ipaddress.ip_network(proxy, strict=False)
         except ValueError:
             raise ConfigError(
                 f"auth.trusted_proxies entry {proxy[:64]!r} is not valid: use IP addresses or "
                 "CIDR ranges of the ingress or load balancer in front of the proxy (not '*': "
                 "anyone could then choose the address they are throttled under)"
+            ) from None
+        if "/" not in proxy:
+            continue
+        try:
+            ipaddress.ip_network(proxy)
+        except ValueError:
+            # uvicorn's proxy-headers middleware parses ranges strictly and silently skips
+            # one with host bits set, so X-Forwarded-For from it would be ignored.
+            raise ConfigError(
+                f"auth.trusted_proxies entry {proxy!r} has host bits set, so it would match no "
+                f"peer and X-Forwarded-For would be ignored: use {network} for the range, or "
+                f"{proxy.split('/')[0]} for that one address"
             ) from None
