@@ -30,6 +30,7 @@ from ..telemetrytv.errors import NotFound, UpstreamError
 from .errors import scim_error_for
 from .paging import scim_page
 from .user_mapping import new_user, user_document, user_resource, user_update
+from .user_patch import direct_changes, sets_active
 
 log = structlog.get_logger("scim_proxy.users")
 
@@ -174,7 +175,22 @@ class UserProvisioning:
         return await self._update(current, resource)
 
     async def patch(self, user_id: str, patch: PatchOp[User] | None) -> DirectoryUser:
-        """Apply a PatchOp: every operation on a copy first, then one upstream update.
+        """Apply a PatchOp: straight to the write when it needs no read, else on a copy.
+
+        A PATCH replacing plain attributes (``active``, names, the email, the password)
+        is one upstream write, whose answer is the user returned; see
+        :mod:`~scim_proxy.translation.user_patch`.
+        """
+        if patch is not None:
+            deletes = self.settings.users.deactivation is Deactivation.delete
+            changes = direct_changes(patch, deactivation_deletes=deletes)
+            if changes is not None:
+                with upstream_errors("User", user_id):
+                    return await self.session.update_user(user_id, changes)
+        return await self.patch_on_current(user_id, patch)
+
+    async def patch_on_current(self, user_id: str, patch: PatchOp[User] | None) -> DirectoryUser:
+        """Apply a PatchOp on a copy of the user as read, then one upstream update.
 
         ``None`` (nothing left to change) still reads the user, so an unknown id is 404.
         """
@@ -189,9 +205,15 @@ class UserProvisioning:
             raise ScimError.from_scim_exception(exc, what="A PATCH operation's value") from exc
         except ValidationError as exc:
             raise ScimError.from_validation_error(exc, what="A PATCH operation's value") from exc
-        return await self._update(current, resource)
+        # A user already disabled upstream reads as inactive; only a PATCH that sets
+        # ``active`` itself deactivates (and, in delete mode, deletes) it.
+        return await self._update(
+            current, resource, may_delete=not current.disabled or sets_active(patch)
+        )
 
-    async def _update(self, current: DirectoryUser, wanted: User) -> DirectoryUser:
+    async def _update(
+        self, current: DirectoryUser, wanted: User, *, may_delete: bool = True
+    ) -> DirectoryUser:
         update = user_update(current, wanted)
         if update.ignored_username_change:
             note_quirk("username_change_ignored")
@@ -202,7 +224,7 @@ class UserProvisioning:
             )
         deletes = self.settings.users.deactivation is Deactivation.delete
         with upstream_errors("User", current.id):
-            if update.deactivate and deletes:
+            if update.deactivate and deletes and may_delete:
                 await self.session.delete_user(current.id)
                 return dataclasses.replace(current, disabled=True)
             if update.changes.is_empty():
