@@ -81,6 +81,11 @@ class SessionCalls:
             "Accept": "application/json",
             "Content-Type": "application/json",
         }
+        # What httpx's build_request would merge on every call (the client's defaults,
+        # then these), merged once for the session; see _exchange.
+        self._request_headers = httpx.Headers(
+            [*adapter.base_headers, ("Authorization", authorization)]
+        )
 
     async def _delete(self, template: str, path: str) -> None:
         outcome = CallOutcome()
@@ -206,18 +211,22 @@ class SessionCalls:
                 # Within the request's budget: a shorter timeout when less time is left.
                 remaining = request_stats().remaining()
                 timeout = (
-                    httpx.Timeout(max(remaining, 0.001))
+                    httpx.Timeout(max(remaining, 0.001)).as_dict()
                     if remaining is not None and remaining < adapter.read_timeout
-                    else httpx.USE_CLIENT_DEFAULT
+                    else adapter.default_timeout
                 )
-                response = await adapter.http.request(
+                # The request is built here rather than by client.request(): its
+                # build_request parses the base URL and merges headers and cookies on
+                # every call, about as much CPU as the rest of a proxied read.
+                request = httpx.Request(
                     method,
                     url,
                     params=params,
                     content=content,
-                    headers=self._headers,
-                    timeout=timeout,
+                    headers=self._request_headers,
+                    extensions={"timeout": timeout},
                 )
+                response = await adapter.http.send(request)
             finally:
                 adapter.gate.release()
             status = response.status_code

@@ -95,19 +95,20 @@ def user_document(user: DirectoryUser, base_url: str) -> dict[str, Any]:
 
 def user_version(user: DirectoryUser) -> str:
     """A weak ETag that changes whenever anything the SCIM User shows changes."""
-    digest = hashlib.blake2b(digest_size=8)
-    for part in (
-        user.id,
-        user.email,
-        user.given_name,
-        user.family_name,
-        str(user.disabled),
-        ",".join(user.group_ids),
-        user.last_modified.isoformat() if user.last_modified else "",
-    ):
-        digest.update(part.encode())
-        digest.update(b"\0")
-    return f'W/"{digest.hexdigest()}"'
+    # Each part followed by a NUL, hashed in one call (a page of 100 users hashes 100).
+    text = "\0".join(
+        (
+            user.id,
+            user.email,
+            user.given_name,
+            user.family_name,
+            str(user.disabled),
+            ",".join(user.group_ids),
+            user.last_modified.isoformat() if user.last_modified else "",
+            "",
+        )
+    )
+    return f'W/"{hashlib.blake2b(text.encode(), digest_size=8).hexdigest()}"'
 
 
 def chosen_email(resource: User) -> str | None:
