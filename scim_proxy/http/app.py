@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -110,4 +111,8 @@ def create_app_from_environment() -> Starlette:
     settings = load_settings()
     configure_logging(settings.logging)
     atexit.register(forget_this_worker)
-    return create_app(settings)
+    app = create_app(settings)
+    # Everything built so far (modules, scim2-models' schemas, the app) lives as long as
+    # the worker: keep it out of the garbage collector's full passes.
+    gc.freeze()
+    return app
