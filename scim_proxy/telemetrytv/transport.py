@@ -8,6 +8,8 @@ requests/s as concurrency rose from 1 to 32, while the aiohttp transport held ab
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -56,17 +58,18 @@ class CookielessClient(httpx.AsyncClient):
     (measured at about 3 % of a proxy worker's CPU under load, docs/performance.md).
     """
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._jar = _NoCookies()
+
     @property
     def cookies(self) -> httpx.Cookies:
-        """Always empty."""
-        return _EMPTY
+        """This client's jar, which responses never fill."""
+        return self._jar
 
     @cookies.setter
     def cookies(self, cookies: object) -> None:
         """Cookies given to the client are not kept."""
-
-
-_EMPTY = _NoCookies()
 
 
 def provably_unsent(exc: httpx.HTTPError) -> bool:
