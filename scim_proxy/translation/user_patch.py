@@ -31,6 +31,10 @@ _WORK_EMAIL = re.compile(r'emails\[\s*(type\s+eq\s+"work"|primary\s+eq\s+true)\s
 """The value filters that pick the one address TelemetryTV holds (type work, primary)."""
 
 
+_EMAILS_LISTED = "_emails_listed"
+"""Marks, while folding, that an earlier operation replaced the whole ``emails`` list."""
+
+
 class _NeedsCurrent(Exception):
     """The PATCH cannot be applied without the user's current state."""
 
@@ -54,6 +58,7 @@ def direct_changes(patch: PatchOp[User], *, deactivation_deletes: bool) -> UserC
                 user_name = _apply(fields, operation.path, operation.value) or user_name
     except _NeedsCurrent:
         return None
+    fields.pop(_EMAILS_LISTED, None)
     if not fields:
         return None
     if user_name is not None:
@@ -106,7 +111,12 @@ def _apply(
         fields.update(_whole_name(value))
     elif path == "emails":
         fields["email"] = _chosen_email(value)
+        fields[_EMAILS_LISTED] = True
     elif _WORK_EMAIL.fullmatch(path):
+        if fields.get(_EMAILS_LISTED):
+            # After a replaced list, which entry the filter picks (or whether it adds
+            # one) depends on that list: the read path decides.
+            raise _NeedsCurrent
         fields["email"] = _text(value, empty=False)
     elif path == "username":
         return _text(value, empty=False)
