@@ -1,7 +1,7 @@
 """The floor a real proxy cannot beat: a minimal forwarder for the benchmarked operations.
 
-Plain Starlette routes that call the simulator with the same httpx client setup as the
-proxy (aiohttp transport, one pool) and reshape the JSON into SCIM, with no validation,
+Plain Starlette routes that call the simulator through a plain httpx client over the
+same aiohttp transport as the proxy (one pool) and reshape the JSON into SCIM, with no validation,
 no logging, no metrics, no error mapping. Run it like the proxy:
 
     python -m bench.forwarder --port 8090 --upstream http://127.0.0.1:8081 --workers 2
@@ -14,18 +14,27 @@ import os
 import re
 from typing import Any
 
+import httpx
 import orjson
 import uvicorn
+from httpx_aiohttp import AiohttpTransport
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from scim_proxy.telemetrytv.transport import build_http_client
-
 UPSTREAM = os.environ.get("FORWARDER_UPSTREAM", "http://127.0.0.1:8081")
 USER_NAME = re.compile(r'userName eq "([^"]*)"')
-http = build_http_client()
+# A plain httpx client over the aiohttp transport, pooled as the proxy's: the baseline
+# the issue names. It stays plain on purpose (httpx's cookie jar included), so that the
+# proxy's own savings in its client (telemetrytv/transport.py) show in the ratio.
+_limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+http = httpx.AsyncClient(
+    transport=AiohttpTransport(limits=_limits, trust_env=False),
+    timeout=httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=5.0),
+    limits=_limits,
+    trust_env=False,
+)
 
 
 def _user(u: dict[str, Any]) -> dict[str, Any]:

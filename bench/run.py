@@ -5,7 +5,9 @@
 Everything runs on 127.0.0.1 as separate processes: the TelemetryTV simulator, the proxy
 (``scim-proxy serve`` as docs/operations.md runs it), the minimal forwarder
 (bench/forwarder.py, the floor) and wrk as the load. Each comparison is measured in the
-same run, side by side.
+same run, side by side: first the fair pair (one process each), then both with
+``--workers`` processes; every cell also gives each server's CPU time per request.
+``--skip import,membership`` leaves only what issue 10's targets need (about 6 minutes).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ DOC = ROOT / "docs" / "performance.md"
 TOKEN = "bench-token"
 AUTH = f"Authorization: Bearer {TOKEN}"
 TV_AUTH = {"Authorization": f"Token {TOKEN}"}
-SECTIONS = ("machine", "throughput", "import", "membership", "calls")
+SECTIONS = ("machine", "fair", "throughput", "import", "membership", "calls")
 
 
 def free_port() -> int:
@@ -153,6 +155,22 @@ def children_rss_peak(pid: int) -> int:
     return peak
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of ``pid`` and its direct children (uvicorn's workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def upstream_calls(proxy_port: int) -> float:
     """Upstream attempts the proxy has made, from its /metrics."""
     text = httpx.get(f"http://127.0.0.1:{proxy_port}/metrics").text
@@ -170,15 +188,28 @@ class Load:
     rps: float
     p50_ms: float
     p99_ms: float
+    cpu_us: float | None = None
+    """CPU time the measured server spent per request (µs), when its pid was given."""
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def wrk(
-    url: str, *, connections: int, seconds: int, script: str | None = None, header: str = AUTH
+    url: str,
+    *,
+    connections: int,
+    seconds: int,
+    script: str | None = None,
+    header: str = AUTH,
+    pid: int | None = None,
 ) -> Load:
-    """Run wrk against ``url`` and read requests/s and latency percentiles."""
+    """Run wrk against ``url`` and read requests/s and latency percentiles.
+
+    With ``pid`` (the server measured), also its CPU time per request: unlike
+    throughput, it hardly moves when other work shares the machine.
+    """
+    cpu_before = cpu_seconds(pid) if pid is not None else 0.0
     threads = 1 if connections == 1 else 2
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", header]
     if script:
@@ -193,7 +224,11 @@ def wrk(
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors and int(errors.group(1)) > 0:
         raise RuntimeError(f"wrk saw {errors.group(1)} errors against {url}")
-    return Load(rps, percentile("50"), percentile("99"))
+    cpu_us = None
+    if pid is not None:
+        served = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+        cpu_us = (cpu_seconds(pid) - cpu_before) / max(served, 1) * 1e6
+    return Load(rps, percentile("50"), percentile("99"), cpu_us)
 
 
 LUA_POST = """
@@ -239,8 +274,12 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def throughput(sim: int, prx: int, fwd: int, seconds: int, tmp: Path) -> tuple[str, dict[str, Any]]:
-    """The side-by-side table: proxy, forwarder, direct; c=1 and c=32."""
+Scenario = tuple[str, str, str, str | None, str | None]
+"""name, SCIM path, TelemetryTV path, wrk scripts for the SCIM and the TelemetryTV side."""
+
+
+def scenarios(sim: int, tmp: Path) -> list[Scenario]:
+    """Seed the simulator for the benched operations and describe each of them."""
     users = httpx.get(f"http://127.0.0.1:{sim}/users?per_page=2", headers=TV_AUTH).json()
     user_id, email = users[1]["id"], users[1]["email"]
     group = httpx.post(
@@ -250,7 +289,7 @@ def throughput(sim: int, prx: int, fwd: int, seconds: int, tmp: Path) -> tuple[s
     with httpx.Client(headers=TV_AUTH) as http:
         for u in page[:1000]:
             http.patch(f"http://127.0.0.1:{sim}/users/{u['id']}", json={"user_group_ids": [group]})
-    scenarios = [
+    return [
         ("GET user by id", f"/scim/v2/Users/{user_id}", f"/users/{user_id}", None, None),
         (
             "userName eq filter",
@@ -305,28 +344,59 @@ def throughput(sim: int, prx: int, fwd: int, seconds: int, tmp: Path) -> tuple[s
             None,
         ),
     ]
+
+
+def _ms(load: Load | None) -> str:
+    return "" if load is None else f"{load.p50_ms:.2f} / {load.p99_ms:.2f}"
+
+
+def _cpu(load: Load) -> str:
+    return "" if load.cpu_us is None else f"{load.cpu_us:,.0f}"
+
+
+def throughput(
+    sim: int,
+    proxy_server: tuple[int, int],
+    forwarder_server: tuple[int, int],
+    seconds: int,
+    cases: list[Scenario],
+    *,
+    direct: bool = True,
+) -> tuple[str, dict[str, Any]]:
+    """The side-by-side table: proxy, forwarder (and direct); c=1 and c=32.
+
+    ``proxy_server`` and ``forwarder_server`` are (port, pid). Besides throughput and
+    latency, each server's CPU time per request is read from /proc around its run.
+    """
+    (prx, prx_pid), (fwd, fwd_pid) = proxy_server, forwarder_server
     rows = []
     raw: dict[str, Any] = {}
-    for name, scim_path, tv_path, scim_script, tv_script in scenarios:
+    for name, scim_path, tv_path, scim_script, tv_script in cases:
         for connections in (1, 32):
             p = wrk(
                 f"http://127.0.0.1:{prx}{scim_path}",
                 connections=connections,
                 seconds=seconds,
                 script=scim_script,
+                pid=prx_pid,
             )
             f = wrk(
                 f"http://127.0.0.1:{fwd}{scim_path}",
                 connections=connections,
                 seconds=seconds,
                 script=scim_script,
+                pid=fwd_pid,
             )
-            d = wrk(
-                f"http://127.0.0.1:{sim}{tv_path}",
-                connections=connections,
-                seconds=seconds,
-                script=tv_script,
-                header=f"Authorization: Token {TOKEN}",
+            d = (
+                wrk(
+                    f"http://127.0.0.1:{sim}{tv_path}",
+                    connections=connections,
+                    seconds=seconds,
+                    script=tv_script,
+                    header=f"Authorization: Token {TOKEN}",
+                )
+                if direct
+                else None
             )
             raw[f"{name} c{connections}"] = (p, f, d)
             rows.append(
@@ -335,12 +405,13 @@ def throughput(sim: int, prx: int, fwd: int, seconds: int, tmp: Path) -> tuple[s
                     str(connections),
                     f"{p.rps:,.0f}",
                     f"{f.rps:,.0f}",
-                    f"{d.rps:,.0f}",
+                    *([f"{d.rps:,.0f}"] if d is not None else []),
                     f"{p.rps / f.rps:.0%}",
-                    f"{p.p50_ms:.2f} / {p.p99_ms:.2f}",
-                    f"{f.p50_ms:.2f} / {f.p99_ms:.2f}",
-                    f"{d.p50_ms:.2f} / {d.p99_ms:.2f}",
+                    _ms(p),
+                    _ms(f),
+                    *([_ms(d)] if d is not None else []),
                     f"{p.p50_ms - f.p50_ms:+.2f}",
+                    f"{_cpu(p)} / {_cpu(f)}",
                 ]
             )
     headers = [
@@ -348,12 +419,13 @@ def throughput(sim: int, prx: int, fwd: int, seconds: int, tmp: Path) -> tuple[s
         "conc.",
         "proxy req/s",
         "forwarder req/s",
-        "direct req/s",
+        *(["direct req/s"] if direct else []),
         "proxy / forwarder",
         "proxy p50 / p99 ms",
         "forwarder p50 / p99 ms",
-        "direct p50 / p99 ms",
+        *(["direct p50 / p99 ms"] if direct else []),
         "p50 over forwarder (ms)",
+        "CPU µs per request, proxy / forwarder",
     ]
     return table(headers, rows), raw
 
@@ -557,7 +629,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per run")
     parser.add_argument("--workers", type=int, default=2, help="proxy and forwarder workers")
     parser.add_argument(
-        "--skip", default="", help="comma list of sections: throughput,import,membership,calls"
+        "--skip",
+        default="",
+        help="comma list of sections: fair,throughput,import,membership,calls",
     )
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
@@ -565,19 +639,31 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     skip = set(args.skip.split(","))
     generated: dict[str, str] = {
-        "machine": f"Machine: {machine()}. Proxy and forwarder: {args.workers} workers each; "
-        f"wrk {args.seconds} s per cell. Date: {time.strftime('%Y-%m-%d')}."
+        "machine": f"Machine: {machine()}. Proxy and forwarder: 1 process each (the fair pair), "
+        f"then {args.workers} workers each; wrk {args.seconds} s per cell. "
+        f"Date: {time.strftime('%Y-%m-%d')}."
     }
-    if "throughput" not in skip:
-        sim, prx, fwd = free_port(), free_port(), free_port()
+    if "throughput" not in skip or "fair" not in skip:
+        sim = free_port()
         upstream = f"http://127.0.0.1:{sim}"
-        with (
-            simulator(sim, 1_000),
-            proxy(prx, upstream, args.workers),
-            forwarder(fwd, upstream, args.workers),
-            tempfile.TemporaryDirectory() as tmp,
-        ):
-            generated["throughput"], _ = throughput(sim, prx, fwd, args.seconds, Path(tmp))
+        with simulator(sim, 1_000), tempfile.TemporaryDirectory() as tmp:
+            cases = scenarios(sim, Path(tmp))
+            # The fair pair first: one process each, so neither gets more cores.
+            if "fair" not in skip:
+                prx, fwd = free_port(), free_port()
+                with proxy(prx, upstream, 1) as prx_pid, forwarder(fwd, upstream, 1) as fwd_pid:
+                    generated["fair"], _ = throughput(
+                        sim, (prx, prx_pid), (fwd, fwd_pid), args.seconds, cases, direct=False
+                    )
+            if "throughput" not in skip:
+                prx, fwd = free_port(), free_port()
+                with (
+                    proxy(prx, upstream, args.workers) as prx_pid,
+                    forwarder(fwd, upstream, args.workers) as fwd_pid,
+                ):
+                    generated["throughput"], _ = throughput(
+                        sim, (prx, prx_pid), (fwd, fwd_pid), args.seconds, cases
+                    )
     if "import" not in skip:
         generated["import"] = imports(args.workers)
     if "membership" not in skip:
@@ -586,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
         generated["calls"] = calls(args.workers)
     doc = DOC.read_text()
     for name, text in generated.items():
-        if name == "machine" and "throughput" in skip:
+        if name == "machine" and "throughput" in skip and "fair" in skip:
             continue  # the machine line describes the throughput run
         start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
         before, found, rest = doc.partition(start)

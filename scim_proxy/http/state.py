@@ -59,12 +59,33 @@ def membership_writer(request: Request) -> MembershipWriter:
     return MembershipWriter(upstream_session(request), state.settings.groups, state.coordinator)
 
 
+_base_urls: dict[tuple[object, ...], str] = {}
+
+
 def scim_base_url(request: Request) -> str:
-    """The SCIM base URL for ``meta.location``: configured, else this request's own."""
+    """The SCIM base URL for ``meta.location``: configured, else this request's own.
+
+    A request's own base URL depends only on its scheme, Host header, server address
+    and root path; building it with Starlette's URL objects costs more than a lookup.
+    """
     configured = proxy_state(request).settings.server.public_base_url
     if configured:
         return configured.rstrip("/")
-    return str(request.base_url).rstrip("/") + SCIM_PREFIX
+    scope = request.scope
+    key = (
+        scope.get("scheme"),
+        request.headers.get("host"),
+        scope.get("server"),
+        scope.get("root_path"),
+        scope.get("app_root_path"),
+    )
+    found = _base_urls.get(key)
+    if found is None:
+        found = str(request.base_url).rstrip("/") + SCIM_PREFIX
+        if len(_base_urls) >= 256:
+            _base_urls.clear()  # bounded: Host headers are the client's to choose
+        _base_urls[key] = found
+    return found
 
 
 def read_list_query(request: Request) -> ListQuery:

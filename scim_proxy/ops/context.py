@@ -18,6 +18,8 @@ class RequestStats:
     request_id: str | None = None
     upstream_calls: int = 0
     upstream_retries: int = 0
+    upstream_ms: float = 0.0
+    """Time spent in upstream attempts, all of them, in milliseconds."""
     quirks: list[str] = field(default_factory=list)
     resource: str | None = None
     """The SCIM resource type the request addressed (``User``, ``Group``...)."""
@@ -56,6 +58,12 @@ def start_request_stats(budget: float | None = None) -> RequestStats:
     stats = RequestStats(deadline=None if budget is None else time.monotonic() + budget)
     _current.set(stats)
     return stats
+
+
+def current_request_id() -> str | None:
+    """The id of the request running in this context, if any (for log events)."""
+    stats = _current.get()
+    return None if stats is None else stats.request_id
 
 
 def request_stats() -> RequestStats:

@@ -16,6 +16,7 @@ import orjson
 import structlog
 
 from .config import LogFormat, LoggingSettings
+from .context import current_request_id
 
 _SECRET_KEYS = frozenset(
     {"authorization", "token", "api_token", "password", "secret", "credentials", "cookie"}
@@ -30,6 +31,21 @@ def redact_secrets(
     for key in event_dict:
         if key.lower() in _SECRET_KEYS:
             event_dict[key] = REDACTED
+    return event_dict
+
+
+def add_request_id(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Add the id of the request being handled, unless the event names one already.
+
+    Read from the request's bookkeeping, which the request-context middleware opens
+    anyway, rather than bound with structlog's contextvars on every request.
+    """
+    if "request_id" not in event_dict:
+        request_id = current_request_id()
+        if request_id is not None:
+            event_dict["request_id"] = request_id
     return event_dict
 
 
@@ -64,6 +80,7 @@ def configure_logging(settings: LoggingSettings | None = None, *, cache: bool = 
         renderer = structlog.processors.JSONRenderer(serializer=_json_serializer)
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_request_id,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact_secrets,

@@ -8,6 +8,7 @@ directory before the workers start; every worker then writes its samples there, 
 from __future__ import annotations
 
 import os
+from typing import Any, TypeVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -71,6 +72,24 @@ AUTH_CLIENTS_FORGOTTEN = Counter(
     "Client addresses whose failed authentications were forgotten to stay within "
     "auth.max_tracked_clients",
 )
+
+
+M = TypeVar("M", Counter, Gauge, Histogram)
+_children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def child(metric: M, *values: str) -> M:
+    """``metric.labels(*values)``, looked up once per process and label set.
+
+    ``labels()`` checks and joins its arguments and takes a lock on every call; the
+    children it returns are the same objects each time, so the hot path keeps them here.
+    Label values are bounded (routes, methods, statuses, quirk names).
+    """
+    key = (id(metric), values)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*values)
+    return found
 
 
 def render() -> tuple[bytes, str]:

@@ -71,6 +71,30 @@ def parse_filter(
     return parsed
 
 
+_USER_NAME_EQ = re.compile(r'username eq "([^"\\\x00-\x1f]+)"', re.IGNORECASE)
+"""The fast form: the value as scim2-models' grammar reads a string without escapes."""
+
+
+def user_name_eq(text: str) -> str | None:
+    """The value of a filter that is exactly ``userName eq "value"``, else ``None``.
+
+    Okta looks every user up this way before creating or updating it. This form (one
+    space either side of ``eq``, no escapes in the value) needs no parse: its lookup is
+    the value, and a user matches when its userName equals it ignoring case, compared
+    as scim2-models compares (``str.lower``). Anything else goes to :func:`parse_filter`;
+    property tests hold the two equal (tests/scim/test_filters_fast.py).
+    """
+    if len(text) > MAX_FILTER_LENGTH:
+        return None
+    match = _USER_NAME_EQ.fullmatch(text)
+    return match.group(1) if match else None
+
+
+def same_string(filter_value: str, value: str) -> bool:
+    """Whether a case-insensitive SCIM ``eq`` holds, as scim2-models decides it."""
+    return filter_value.lower() == value.lower()
+
+
 def _encodable(node: FilterNode) -> bool:
     """Whether every string the filter compares with is valid Unicode (no lone surrogates)."""
     if isinstance(node, Comparison):

@@ -100,6 +100,12 @@ class TelemetryTV:
         self.breaker = breaker or CircuitBreaker()
         self.gate = asyncio.Semaphore(max_concurrent_calls)
         self.read_timeout = read_timeout
+        merged = httpx.Headers(http.headers)
+        merged.update({"Accept": "application/json", "Content-Type": "application/json"})
+        self.base_headers: list[tuple[str, str]] = list(merged.multi_items())
+        """The headers every upstream request carries besides its ``Authorization``."""
+        self.default_timeout: dict[str, float | None] = http.timeout.as_dict()
+        """The client's timeouts, as a request's ``timeout`` extension."""
 
     def session(self, token: str) -> TelemetryTVSession:
         """A session acting with ``token`` for the length of one inbound request."""

@@ -23,7 +23,7 @@ from ..directory import DirectoryUser, UserChanges
 from ..ops.config import Deactivation, Settings
 from ..ops.context import note_quirk
 from ..scim.errors import ScimError, not_found
-from ..scim.filters import equality_lookups, parse_filter
+from ..scim.filters import equality_lookups, parse_filter, same_string, user_name_eq
 from ..scim.models import IDP_POLICY, USER_SCHEMA, User
 from ..scim.params import ListQuery, returns_attribute
 from ..scim.payloads import dump_resource
@@ -33,6 +33,7 @@ from .errors import scim_error_for
 from .paging import scim_page
 from .role_patch import RoleChange, role_steps
 from .user_mapping import new_user, user_document, user_resource, user_update
+from .user_patch import direct_changes, sets_active
 
 if TYPE_CHECKING:
     from .roles import UserRoles
@@ -138,6 +139,14 @@ class UserProvisioning:
         """One page of the users matching the query, and how many match in all."""
         if query.filter is None:
             return await self._page(query)
+        user_name = user_name_eq(query.filter)
+        if user_name is not None:
+            # Okta's lookup before every create: answered without parsing the filter.
+            with upstream_errors("User"):
+                found = await self.session.find_user_by_email(user_name)
+            hits = [found] if found is not None and same_string(user_name, found.email) else []
+            start = query.start_index - 1
+            return hits[start : start + query.count], len(hits)
         parsed = parse_filter(User, query.filter, allowed=USER_FILTER_ATTRIBUTES)
         lookups = equality_lookups(parsed.ast, USER_LOOKUP_KEYS, USER_SCHEMA)
         if lookups is not None and len(lookups) > MAX_LOOKUPS:
@@ -232,7 +241,7 @@ class UserProvisioning:
     async def _put_roles(
         self, user: DirectoryUser, read_at: float, change: RoleChange, *, profile_applied: bool
     ) -> DirectoryUser:
-        """Write the roles after the rest of the user: see :meth:`patch` for the order."""
+        """Write the roles after the rest of the user: see :meth:`patch_on_current`."""
         assert self.roles is not None
         if user.disabled and self.settings.users.deactivation is Deactivation.delete:
             return user  # deleted by this request: no groups left to write
@@ -241,7 +250,24 @@ class UserProvisioning:
     async def patch(
         self, user_id: str, patch: PatchOp[User] | None, role_patch: PatchOp[User] | None = None
     ) -> DirectoryUser:
-        """Apply a PatchOp: every operation on a copy first, then one upstream update.
+        """Apply a PatchOp: straight to the write when it needs no read, else on a copy.
+
+        A PATCH replacing plain attributes (``active``, names, the email, the password)
+        and touching no role is one upstream write, whose answer is the user returned; see
+        :mod:`~scim_proxy.translation.user_patch`.
+        """
+        if patch is not None and role_patch is None:
+            deletes = self.settings.users.deactivation is Deactivation.delete
+            changes = direct_changes(patch, deactivation_deletes=deletes)
+            if changes is not None:
+                with upstream_errors("User", user_id):
+                    return await self.session.update_user(user_id, changes)
+        return await self.patch_on_current(user_id, patch, role_patch)
+
+    async def patch_on_current(
+        self, user_id: str, patch: PatchOp[User] | None, role_patch: PatchOp[User] | None = None
+    ) -> DirectoryUser:
+        """Apply a PatchOp on a copy of the user as read, then one upstream update.
 
         ``role_patch`` holds the ``roles`` operations, written as group memberships after
         the update. ``None`` for both (nothing left to change) still reads the user, so an
@@ -272,15 +298,20 @@ class UserProvisioning:
             raise ScimError.from_scim_exception(exc, what="A PATCH operation's value") from exc
         except ValidationError as exc:
             raise ScimError.from_validation_error(exc, what="A PATCH operation's value") from exc
-        updated = await self._update(current, resource)
+        # A user already disabled upstream reads as inactive; only a PATCH that sets
+        # ``active`` itself deactivates (and, in delete mode, deletes) it.
+        updated = await self._update(
+            current, resource, may_delete=not current.disabled or sets_active(patch)
+        )
         if change is None:
             return updated
         return await self._put_roles(
             updated, read_at, change, profile_applied=updated is not current
         )
 
-    async def _update(self, current: DirectoryUser, wanted: User) -> DirectoryUser:
-        """Write what differs; ``current`` itself back when nothing did (nothing written)."""
+    async def _update(
+        self, current: DirectoryUser, wanted: User, *, may_delete: bool = True
+    ) -> DirectoryUser:
         update = user_update(current, wanted)
         if update.ignored_username_change:
             note_quirk("username_change_ignored")
@@ -291,7 +322,7 @@ class UserProvisioning:
             )
         deletes = self.settings.users.deactivation is Deactivation.delete
         with upstream_errors("User", current.id):
-            if update.deactivate and deletes:
+            if update.deactivate and deletes and may_delete:
                 await self.session.delete_user(current.id)
                 return dataclasses.replace(current, disabled=True)
             if update.changes.is_empty():

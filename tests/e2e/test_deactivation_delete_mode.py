@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 
@@ -51,3 +53,31 @@ async def test_profile_updates_still_apply_in_delete_mode(
     response = await client.patch(f"/Users/{user_id}", json=fixture("okta/patch-update-profile"))
     assert response.status_code == 200
     assert store.get_user(user_id)["first_name"] == "Ana Maria"
+
+
+async def test_a_password_sync_keeps_a_user_disabled_upstream(
+    client: httpx.AsyncClient, store: SimulatorStore, upstream_calls: Callable[[], list[object]]
+) -> None:
+    created = await client.post("/Users", json=fixture("okta/create-user"))
+    user_id = created.json()["id"]
+    store.update_user(user_id, {"disabled": True})  # disabled in TelemetryTV itself
+    before = len(upstream_calls())
+    response = await client.patch(
+        f"/Users/{user_id}", json=fixture("okta/patch-sync-password-pathless")
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["active"] is False
+    assert store.get_user(user_id)["disabled"] is True  # not deleted
+    assert len(upstream_calls()) - before == 1  # no deactivation involved: straight to the write
+
+
+async def test_deactivation_in_delete_mode_still_reads_first(
+    client: httpx.AsyncClient, store: SimulatorStore, upstream_calls: Callable[[], list[object]]
+) -> None:
+    created = await client.post("/Users", json=fixture("okta/create-user"))
+    user_id = created.json()["id"]
+    before = len(upstream_calls())
+    response = await client.patch(f"/Users/{user_id}", json=fixture("okta/patch-deactivate-user"))
+    assert response.status_code == 200, response.text
+    assert response.json()["name"]["givenName"] == created.json()["name"]["givenName"]
+    assert [m for m, _ in upstream_calls()[before:]] == ["GET", "DELETE"]

@@ -47,8 +47,28 @@ async def test_call_counts_per_operation(client: httpx.AsyncClient, upstream_cal
         ("unaligned page", client.get("/Users?startIndex=2&count=2"), ["GET /users"] * 2),
         ("total only", client.get("/Users?count=0"), ["GET /users"]),
         (
-            "patch",
+            "okta deactivate",
             client.patch(f"/Users/{user_id}", json=fixture("okta/patch-deactivate-user")),
+            ["PATCH /users/{id}"],
+        ),
+        (
+            "okta profile push",
+            client.patch(f"/Users/{user_id}", json=fixture("okta/patch-update-profile")),
+            ["PATCH /users/{id}"],
+        ),
+        (
+            "entra string boolean",
+            client.patch(f"/Users/{user_id}", json=fixture("entra/patch-enable-user")),
+            ["PATCH /users/{id}"],
+        ),
+        (
+            "entra work email",
+            client.patch(f"/Users/{user_id}", json=fixture("entra/patch-update-work-email")),
+            ["PATCH /users/{id}"],
+        ),
+        (
+            "patch that needs the user (add of an attribute)",
+            client.patch(f"/Users/{user_id}", json=fixture("entra/patch-several-operations")),
             ["GET /users/{id}", "PATCH /users/{id}"],
         ),
         (

@@ -24,6 +24,7 @@ OUTCOME_FIELDS = {
     "duration_ms",
     "upstream_calls",
     "upstream_retries",
+    "upstream_ms",
     "token_fingerprint",
     "idp",
     "quirks",
@@ -66,6 +67,22 @@ async def test_every_request_emits_one_outcome_event_with_every_field(
             assert event["request_id"] == outcome["request_id"]
         level = {2: "info", 4: "warning", 5: "error"}[response.status_code // 100]
         assert outcome["log_level"] == level
+
+
+async def test_successful_calls_are_summed_in_the_request_event_failed_ones_logged(
+    client: httpx.AsyncClient,
+) -> None:
+    user_id = (await client.get("/Users?count=1")).json()["Resources"][0]["id"]
+    with capture_logs() as logs:
+        await client.get(f"/Users/{user_id}")
+    assert [e["event"] for e in logs] == ["request"]
+    assert logs[0]["upstream_calls"] == 1
+    assert logs[0]["upstream_ms"] > 0
+    with capture_logs() as logs:
+        await client.get("/Users/010101001010101011001010101011")  # upstream 404
+    attempts = [e for e in logs if e["event"] == "upstream_call"]
+    assert [(e["status"], e["attempt"]) for e in attempts] == [(404, 1)]
+    assert set(attempts[0]) >= UPSTREAM_FIELDS
 
 
 async def test_a_sent_request_id_is_echoed_and_logged(client: httpx.AsyncClient) -> None:

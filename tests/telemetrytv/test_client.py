@@ -452,3 +452,18 @@ async def test_an_upstream_message_echoing_the_token_is_redacted(api: Api) -> No
         await api.session.get_user("abc")
     assert TOKEN not in caught.value.message
     assert "[redacted]" in caught.value.message
+
+
+async def test_the_upstream_client_keeps_no_cookie_a_response_sets() -> None:
+    from scim_proxy.telemetrytv.transport import CookielessClient
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert "cookie" not in request.headers  # nothing carried from an earlier reply
+        return httpx.Response(200, json=[], headers={"Set-Cookie": "session=abc; Path=/"})
+
+    client = CookielessClient(transport=httpx.MockTransport(answer))
+    for _ in range(2):
+        response = await client.get("http://telemetrytv.test/users")
+        assert response.status_code == 200
+    assert not client.cookies
+    await client.aclose()
