@@ -25,6 +25,7 @@ from .ops.config import (
     LoggingSettings,
     Settings,
     load_settings,
+    naming_variables,
 )
 from .ops.lifecycle import (
     DrainLoggingServer,
@@ -409,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except ConfigError as exc:
         configure_logging(LoggingSettings())
-        print(f"scim-proxy: configuration error: {exc}", file=sys.stderr)
+        print(f"scim-proxy: configuration error: {naming_variables(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0
