@@ -10,9 +10,9 @@ from .user_locks import UserLocks
 class Coordinator:
     """What every membership writer of this process shares (one per app)."""
 
-    def __init__(self, settings: Settings, locks: UserLocks | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.mode = coordination_mode(settings)
-        self.locks = locks or UserLocks()
+        self.locks = UserLocks()
         groups = settings.groups
         self.redis: RedisLocks | None = None
         if self.mode is Coordination.redis:

@@ -32,6 +32,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
+from ..ops.config import MAX_REQUEST_BUDGET_SECONDS
+
 log = structlog.get_logger("scim_proxy.coordination")
 
 REDIS_ERRORS = (RedisError, OSError, TimeoutError)
@@ -40,7 +42,7 @@ REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 LOCK_PREFIX = "scim-proxy:membership-lock:"
 BACKOFF_SECONDS = 5.0
 """After a Redis failure, how long requests go straight to verify before Redis is tried."""
-MAX_HOLD_SECONDS = 600.0
+MAX_HOLD_SECONDS = float(MAX_REQUEST_BUDGET_SECONDS)
 """Renewal stops after this long (the longest request budget): a lock its holder forgot
 to release still expires."""
 _POLL_SECONDS = 0.02
