@@ -27,9 +27,10 @@ from ..telemetrytv.client import TelemetryTVSession
 from ..telemetrytv.errors import (
     BadResponse,
     NotFound,
+    ServerError,
     UpstreamError,
     UpstreamRejected,
-    UpstreamTimeout,
+    UpstreamUnavailable,
 )
 from .membership_rounds import Snapshot, bounded, incomplete, read_user, stop_if_told_to_wait
 from .redis_locks import CoordinationUnavailable, HeldLock, LockBusy, LockLost, RedisLocks
@@ -37,6 +38,19 @@ from .user_change import UserChange
 from .user_locks import UserLocks
 
 Outcome = DirectoryUser | NotFound
+
+
+def may_land_later(exc: BaseException) -> bool:
+    """Whether a write that raised ``exc`` may still be applied upstream afterwards.
+
+    Only an answer (a refusal, a 5xx, a malformed reply) or a request never sent rules it
+    out; a timeout, a cut connection or a cancellation after sending does not.
+    """
+    if isinstance(exc, UpstreamRejected | ServerError | BadResponse):
+        return False
+    return not (isinstance(exc, UpstreamUnavailable) and not exc.request_sent)
+
+
 Fallback = CoordinationUnavailable | LockLost
 """Why a user's change must be made in ``verify`` mode instead."""
 
@@ -89,9 +103,7 @@ class LockedWrites:
                     # Waiting again, repeating a refusal, or waiting for a lock left to
                     # expire after a write of unknown outcome would not help.
                     final |= isinstance(outcome, LockBusy | UpstreamRejected) or (
-                        self.redis is not None
-                        and isinstance(outcome, UpstreamTimeout)
-                        and outcome.request_sent
+                        self.redis is not None and may_land_later(outcome)
                     )
                 else:
                     raise outcome
@@ -118,11 +130,22 @@ class LockedWrites:
     ) -> DirectoryUser:
         held = seen.held if seen is not None else None
         if held is not None and not held.released:
-            # Read under this lock, held since: the read is current.
-            try:
-                return await self._read_modify_write(user_id, change, seen, held)
-            finally:
-                await held.release()
+            # Read under this Redis lock, held since. This process's lock is taken too, so a
+            # request of this process writing in ``verify`` mode (a fallback) is kept apart;
+            # the read is reused unless such a request wrote the user since.
+            async with self.locks.hold(user_id, wait=False) as free:
+                if free:
+                    try:
+                        current = seen is not None and seen.read_at > self.locks.last_write(user_id)
+                        return await self._read_modify_write(
+                            user_id, change, seen if current else None, held
+                        )
+                    finally:
+                        await held.release()
+            # Another request of this process has the user: waiting for it while holding
+            # the Redis lock could deadlock (it may wait for this Redis lock). Let go and
+            # take both in the usual order.
+            await held.release()
         async with self.locks.hold(user_id):
             if self.redis is None:
                 current = seen is not None and seen.read_at > self.locks.last_write(user_id)
@@ -146,8 +169,10 @@ class LockedWrites:
             stored = await self.session.update_user(
                 user_id, UserChanges(group_ids=groups), retry_after_send=False
             )
-        except UpstreamTimeout as exc:
-            if exc.request_sent and held is not None:
+        except BaseException as exc:
+            # Cancelled (a shutdown's grace ran out), timed out or cut off after sending:
+            # the write may still land, so the next writer must not read before it does.
+            if held is not None and may_land_later(exc):
                 held.keep()
             raise
         finally:

@@ -41,6 +41,7 @@ from .membership_rounds import (
     MembershipIncomplete,
     Snapshot,
     bounded,
+    incomplete,
     read_user,
     stop_if_told_to_wait,
 )
@@ -168,11 +169,24 @@ class MembershipWriter:
             return {}
         if self.coordinator.mode is Coordination.verify:
             return await self._verified.run(changes, known, about)
+        results = await self._locked_or_fallback(changes, known, about)
+        if self.coordinator.mode is Coordination.redis and self.coordinator.in_grace():
+            # This process fell back lately: its locked writes are checked like verify's.
+            return await self._settle_and_check(changes, results, about)
+        return results
+
+    async def _locked_or_fallback(
+        self,
+        changes: Mapping[str, UserChange],
+        known: Mapping[str, Snapshot],
+        about: dict[str, str],
+    ) -> dict[str, DirectoryUser | NotFound]:
+        """The changes made under locks, or in ``verify`` for users whose lock failed."""
         redis = self.coordinator.redis
         if redis is not None and not redis.available():
             reason = redis.reason or "Redis is backing off after a failure"
             self._fell_back("redis_unavailable", reason, len(changes), about)
-            return await self._verified.run(changes, known, about)
+            return await self._verify_fallback(changes, known, about, ())
         results, fallback = await self._locked.run(changes, known)
         if fallback:
             first = next(iter(fallback.values()))
@@ -181,11 +195,64 @@ class MembershipWriter:
             self._fell_back(kind, reason, len(fallback), about)
             unverified = [u for u, f in fallback.items() if isinstance(f, LockLost) and f.written]
             results.update(
-                await self._verified.run(
+                await self._verify_fallback(
                     {u: changes[u] for u in fallback}, known, about, unverified
                 )
             )
         return results
+
+    async def _verify_fallback(
+        self,
+        changes: Mapping[str, UserChange],
+        known: Mapping[str, Snapshot],
+        about: dict[str, str],
+        unverified: Collection[str],
+    ) -> dict[str, DirectoryUser | NotFound]:
+        self.coordinator.fell_back()
+        try:
+            return await self._verified.run(changes, known, about, unverified)
+        finally:
+            self.coordinator.fell_back()  # the grace runs from the fallback's last write
+
+    async def _settle_and_check(
+        self,
+        changes: Mapping[str, UserChange],
+        results: dict[str, DirectoryUser | NotFound],
+        about: dict[str, str],
+    ) -> dict[str, DirectoryUser | NotFound]:
+        """Settle, read the users back and put undone changes in place again (under locks),
+        up to ``groups.verify_rounds`` rounds, as :mod:`verified_writes` does."""
+        check = {u: c for u, c in changes.items() if not isinstance(results.get(u), NotFound)}
+        for round_number in range(1, self.settings.verify_rounds + 1):
+            if not self._verified.time_for_another_round():
+                break
+            await self._verified.settle()
+            reads = await bounded(check, self._read, self.settings.member_concurrency)
+            stop_if_told_to_wait(reads.values(), done=len(changes) - len(check))
+            undone: dict[str, UserChange] = {}
+            for user_id, read in reads.items():
+                if isinstance(read, NotFound):
+                    results[user_id] = read
+                elif isinstance(read, Snapshot) and check[user_id].holds(read.user.group_ids):
+                    results[user_id] = read.user
+                elif isinstance(read, Snapshot | UpstreamError):
+                    undone[user_id] = check[user_id]  # undone, or not known: apply again
+                else:
+                    raise read
+            if not undone:
+                return results
+            log.info("membership_reapplied", **about, users=len(undone), round=round_number)
+            results.update(await self._locked_or_fallback(undone, {}, about))
+            check = undone
+        raise incomplete(
+            done=len(changes) - len(check),
+            total=len(changes),
+            failure=None,
+            why="could not be verified in the request's time",
+        )
+
+    async def _read(self, user_id: str) -> Snapshot:
+        return await read_user(self.session, user_id)
 
     def _fell_back(self, kind: str, reason: str, users: int, about: Mapping[str, str]) -> None:
         COORDINATION_FALLBACKS.labels(reason=kind).inc()

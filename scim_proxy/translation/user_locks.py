@@ -51,13 +51,20 @@ class UserLocks:
             del self._written[oldest]
 
     @asynccontextmanager
-    async def hold(self, user_id: str) -> AsyncIterator[None]:
-        """Hold the lock of ``user_id`` for the block."""
+    async def hold(self, user_id: str, *, wait: bool = True) -> AsyncIterator[bool]:
+        """Hold the lock of ``user_id`` for the block; True when held.
+
+        Without ``wait``, a lock another request holds or waits for is not waited for: the
+        block runs at once with False, holding nothing.
+        """
+        if not wait and user_id in self._locks:
+            yield False
+            return
         lock, users = self._locks.get(user_id, (asyncio.Lock(), 0))
         self._locks[user_id] = (lock, users + 1)
         try:
             async with lock:
-                yield
+                yield True
         finally:
             lock, users = self._locks[user_id]
             if users == 1:

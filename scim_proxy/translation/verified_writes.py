@@ -91,10 +91,9 @@ class VerifiedWrites:
             pending = {u: None for u in [*changed, *failed]}
             if not pending:
                 return results
-            if not self._time_for_another_round():
+            if not self.time_for_another_round():
                 break
-            # Jitter keeps writers that collided from colliding again in step.
-            await asyncio.sleep(self.settings.settle_seconds * (1 + _jitter.random()))
+            await self.settle()
             checked = await bounded(pending, self._read, limit)
             stop_if_told_to_wait(
                 [r for r in checked.values() if isinstance(r, BaseException)], done=len(results)
@@ -124,7 +123,12 @@ class VerifiedWrites:
     async def _read(self, user_id: str) -> Snapshot:
         return await read_user(self.session, user_id)
 
-    def _time_for_another_round(self) -> bool:
+    async def settle(self) -> None:
+        """Wait for writes that may have read before ours to land (``settle_seconds``)."""
+        # Jitter keeps writers that collided from colliding again in step.
+        await asyncio.sleep(self.settings.settle_seconds * (1 + _jitter.random()))
+
+    def time_for_another_round(self) -> bool:
         """Whether a settle wait and a verification still fit the request's budget."""
         remaining = request_stats().remaining()
         return remaining is None or remaining > 2 * self.settings.settle_seconds + 1
