@@ -1,8 +1,10 @@
 """``redis`` and ``process`` coordination: read and write each user under its lock.
 
-The user's lock (in this process, or in Redis when coordinating through it) is held
+The user's lock (in this process, and in Redis when coordinating through it) is held
 around the read the write starts from and the write itself, so no other coordinated
-writer can read the user between them: nothing to settle, nothing to verify.
+writer can read the user between them: nothing to settle, nothing to verify. This
+process's lock is held in every path (also with a Redis lock taken while validating), so
+a request of this process that fell back to ``verify`` is kept apart too.
 
 A group push's validating read is that read when it was taken under the lock: in
 ``redis`` mode :meth:`MembershipWriter.validate` takes each free lock before reading and
@@ -10,9 +12,9 @@ keeps it until the user is written (a busy one is not waited for: that user is r
 under the lock when written). In ``process`` mode the process is the only writer, so a
 validating read is current as long as the process has not written the user since.
 
-A write whose outcome is unknown (sent, then timed out) may still land later: the Redis
-lock is then left to expire instead of being released, so the next writer reads after it
-lands as long as it lands within ``groups.lock_seconds``.
+A write whose outcome is unknown (sent, then timed out, cut off or cancelled) may still
+land later: the Redis lock is then left to expire instead of being released, so the next
+writer reads after it lands as long as it lands within ``groups.lock_seconds``.
 """
 
 from __future__ import annotations

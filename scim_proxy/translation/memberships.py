@@ -13,9 +13,14 @@ list. How writers are kept apart is ``groups.coordination`` (docs/memberships.md
   process, is held around the read the write starts from and the write. No waiting.
 - ``verify`` (:mod:`verified_writes`): write, settle, read back, re-apply.
 
-When Redis cannot be used, the affected changes of that request are made in ``verify``
-mode (logged as ``coordination_fallback``, counted in
-``scim_proxy_coordination_fallbacks_total``): slower, never unsafe.
+When Redis cannot be used (a call failed twice), the affected changes of that request are
+made in ``verify`` mode (logged as ``coordination_fallback``, counted in
+``scim_proxy_coordination_fallbacks_total``): slower. Within this process that is safe:
+every write holds this process's per-user lock, and for a grace period after a fallback
+(:meth:`Coordinator.in_grace`) locked writes are settled, read back and re-applied too.
+Across replicas it is not airtight: a replica in ``verify`` can undo, unseen, a locked
+write of a replica still reaching Redis; no client-side scheme closes that without
+conditional writes upstream (docs/memberships.md, "Limits"; re-running the push converges).
 
 A group push (:meth:`MembershipWriter.apply`) is one change per member, validated first:
 an unknown member is a 400 before anything is written. Every change is idempotent, so

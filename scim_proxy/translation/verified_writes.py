@@ -1,9 +1,11 @@
 """``verify`` coordination: write, settle, read back, re-apply (no shared locks).
 
 For several processes without Redis, and the fallback of ``redis`` when Redis cannot be
-used. For each user whose list does not yet hold the change, the list is written under a
-per-user lock in this process; a read older than ``groups.max_read_age_seconds`` (or than
-this process's last write of the user) is refreshed first, which bounds the time between
+used (then not airtight against replicas still writing under Redis locks, which do not
+read back: docs/memberships.md, "Limits"). For each user whose list does not yet hold
+the change, the list is written under a per-user lock in this process; a read older than
+``groups.max_read_age_seconds`` (or than this process's last write of the user) is
+refreshed first, which bounds the time between
 any writer's read and its write. Then wait ``groups.settle_seconds`` (plus up to as much
 again at random, so writers that collided do not collide again in step), longer than that
 bound, and read the written users back: a concurrent writer that read before our write has
