@@ -69,6 +69,8 @@ class MembershipWriter:
         self._verified = VerifiedWrites(session, settings, coordinator.locks)
         self._locked = LockedWrites(session, settings, coordinator.locks, coordinator.redis)
         self._held: list[HeldLock] = []
+        self._verified_users: set[str] = set()
+        """Users this request changed in ``verify`` mode (already read back)."""
 
     async def validate(self, user_ids: Iterable[str]) -> dict[str, Snapshot]:
         """Read the users a request adds; 400 naming any that TelemetryTV does not hold.
@@ -214,6 +216,7 @@ class MembershipWriter:
         unverified: Collection[str],
     ) -> dict[str, DirectoryUser | NotFound]:
         self.coordinator.fell_back()
+        self._verified_users.update(changes)
         try:
             return await self._verified.run(changes, known, about, unverified)
         finally:
@@ -225,10 +228,17 @@ class MembershipWriter:
         results: dict[str, DirectoryUser | NotFound],
         about: dict[str, str],
     ) -> dict[str, DirectoryUser | NotFound]:
-        """Settle, read the users back and put undone changes in place again (under locks),
-        up to ``groups.verify_rounds`` rounds, as :mod:`verified_writes` does."""
-        check = {u: c for u, c in changes.items() if not isinstance(results.get(u), NotFound)}
+        """Settle, read the users written under locks back and put undone changes in place
+        again (under locks), up to ``groups.verify_rounds`` rounds, as :mod:`verified_writes`
+        does. Users that fell back were verified there already."""
+        check = {
+            u: c
+            for u, c in changes.items()
+            if u not in self._verified_users and not isinstance(results.get(u), NotFound)
+        }
         for round_number in range(1, self.settings.verify_rounds + 1):
+            if not check:
+                return results
             if not self._verified.time_for_another_round():
                 break
             await self._verified.settle()
@@ -248,12 +258,12 @@ class MembershipWriter:
                 return results
             log.info("membership_reapplied", **about, users=len(undone), round=round_number)
             results.update(await self._locked_or_fallback(undone, {}, about))
-            check = undone
+            check = {u: c for u, c in undone.items() if u not in self._verified_users}
         raise incomplete(
             done=len(changes) - len(check),
             total=len(changes),
             failure=None,
-            why="could not be verified in the request's time",
+            why="could not be verified as in place (undone again, or no time left to check)",
         )
 
     async def _read(self, user_id: str) -> Snapshot:

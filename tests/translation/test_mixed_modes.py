@@ -260,3 +260,21 @@ async def test_a_change_cancelled_after_its_write_was_sent_leaves_its_lock_to_ex
     async with aioredis.Redis.from_url(redis_server.url) as redis:
         [lock] = await redis.keys(f"{LOCK_PREFIX}*")
         assert 0 < await redis.pttl(lock) <= 30_000
+
+
+async def test_a_change_that_fell_back_is_verified_once_not_again_in_the_grace_period(
+    writer: Writers,
+    coordinator: Coordinator,
+    store: SimulatorStore,
+    user_and_groups: tuple[str, list[str]],
+    upstream_calls: Callable[[], list[tuple[str, str]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    user_id, groups = user_and_groups
+    assert coordinator.redis is not None
+    monkeypatch.setattr(redis_locks, "BACKOFF_SECONDS", 60.0)
+    coordinator.redis.failed(TimeoutError())
+    await writer().change_user(user_id, add=groups[:1])
+    assert coordinator.in_grace()
+    assert [method for method, _ in upstream_calls()] == ["GET", "PATCH", "GET"]
+    assert _groups(store, user_id) == set(groups[:1])
