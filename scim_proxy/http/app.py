@@ -22,7 +22,6 @@ from ..telemetrytv.client import AttemptPolicy, TelemetryTV
 from ..telemetrytv.retries import RetryingAttempts
 from ..telemetrytv.transport import build_http_client
 from ..translation.coordination import Coordinator
-from ..translation.user_locks import UserLocks
 from .errors import http_error_handler, scim_error_handler
 from .middleware.auth_guard import AuthGuardMiddleware
 from .middleware.request_context import RequestContextMiddleware
@@ -75,12 +74,10 @@ def create_app(
     is what failed-authentication throttling measures its windows with.
     """
     settings = settings or Settings()
-    locks = UserLocks()
     state = ProxyState(
         settings=settings,
         upstream=build_upstream(settings, http_client),
-        locks=locks,
-        coordinator=Coordinator(settings, locks),
+        coordinator=Coordinator(settings),
     )
 
     @asynccontextmanager

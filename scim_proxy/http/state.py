@@ -14,7 +14,6 @@ from ..telemetrytv.client import TelemetryTV, TelemetryTVSession
 from ..translation.coordination import Coordinator
 from ..translation.memberships import MembershipWriter
 from ..translation.role_names import GroupNames
-from ..translation.user_locks import UserLocks
 from .auth import token_from_header
 
 SCIM_PREFIX = "/scim/v2"
@@ -26,9 +25,8 @@ class ProxyState:
 
     settings: Settings
     upstream: TelemetryTV
-    locks: UserLocks
     coordinator: Coordinator
-    """How membership writers coordinate (``groups.coordination``); shares ``locks``."""
+    """How membership writers coordinate (``groups.coordination``), with its locks."""
     group_names: GroupNames = field(init=False)
     """Kept listings of group names for users' roles (``[roles] names_cache_seconds``)."""
 

@@ -18,7 +18,14 @@ import structlog
 import uvicorn
 
 from .. import __version__
-from .config import CONFIG_ENV, ENV_PREFIX, Coordination, Settings, coordination_mode
+from .config import (
+    CONFIG_ENV,
+    ENV_PREFIX,
+    Coordination,
+    Settings,
+    coordination_mode,
+    redis_url_for_logs,
+)
 
 log = structlog.get_logger("scim_proxy.lifecycle")
 
@@ -72,7 +79,7 @@ def log_startup(settings: Settings, source: Mapping[str, Any]) -> None:
         upstream_tls_verified=not upstream.insecure_skip_tls_verify,
         deactivation=settings.users.deactivation.value,
         membership_coordination=coordination.value,
-        membership_redis_url=url_without_credentials(settings.groups.redis_url)
+        membership_redis_url=redis_url_for_logs(settings.groups.redis_url)
         if coordination is Coordination.redis
         else None,
         token_allowlist=len(settings.auth.allowed_token_sha256) or "off",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from ..ops.config import Coordination, Settings, coordination_mode
+from . import redis_locks
 from .redis_locks import RedisLocks
 from .user_locks import UserLocks
 
@@ -10,10 +13,13 @@ from .user_locks import UserLocks
 class Coordinator:
     """What every membership writer of this process shares (one per app)."""
 
-    def __init__(self, settings: Settings, locks: UserLocks | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.mode = coordination_mode(settings)
-        self.locks = locks or UserLocks()
+        self.locks = UserLocks()
+        """This process's per-user locks, held around every read-modify-write."""
         groups = settings.groups
+        self._settle_seconds = groups.settle_seconds
+        self._fell_back_at = -float("inf")
         self.redis: RedisLocks | None = None
         if self.mode is Coordination.redis:
             self.redis = RedisLocks(
@@ -24,6 +30,25 @@ class Coordinator:
                 timeout_seconds=groups.redis_timeout_seconds,
             )
 
+    def fell_back(self) -> None:
+        """Note that this process is writing memberships in ``verify`` mode now (in ``redis``
+        mode: a fallback); call it when a fallback starts and again when it ends."""
+        self._fell_back_at = time.monotonic()
+
+    def grace_seconds(self) -> float:
+        """How long after a fallback this process's locked writes are verified too.
+
+        A fallback's last write may be followed by a re-apply after one settle wait (plus up
+        to as much again of jitter), and requests keep falling back for the back-off.
+        """
+        return 2 * self._settle_seconds + redis_locks.BACKOFF_SECONDS
+
+    def in_grace(self) -> bool:
+        """Whether this process fell back recently enough that its locked writes, which do
+        not read back, might have been undone by its own ``verify`` writes (one that timed
+        out may land late): they are then settled, read back and re-applied as well."""
+        return time.monotonic() - self._fell_back_at < self.grace_seconds()
+
     async def status(self) -> str:
         """For ``/readyz``: the mode, and whether it is degraded (never a failure)."""
         if self.redis is None:
@@ -32,7 +57,7 @@ class Coordinator:
             return f"redis ({self.redis.where})"
         return (
             f"degraded: {self.redis.reason}; membership changes fall back to verify "
-            "(slower, still exact) until Redis answers"
+            "(slower; see docs/memberships.md, Limits) until Redis answers"
         )
 
     async def aclose(self) -> None:

@@ -1,8 +1,10 @@
 """``redis`` and ``process`` coordination: read and write each user under its lock.
 
-The user's lock (in this process, or in Redis when coordinating through it) is held
+The user's lock (in this process, and in Redis when coordinating through it) is held
 around the read the write starts from and the write itself, so no other coordinated
-writer can read the user between them: nothing to settle, nothing to verify.
+writer can read the user between them: nothing to settle, nothing to verify. This
+process's lock is held in every path (also with a Redis lock taken while validating), so
+a request of this process that fell back to ``verify`` is kept apart too.
 
 A group push's validating read is that read when it was taken under the lock: in
 ``redis`` mode :meth:`MembershipWriter.validate` takes each free lock before reading and
@@ -10,9 +12,9 @@ keeps it until the user is written (a busy one is not waited for: that user is r
 under the lock when written). In ``process`` mode the process is the only writer, so a
 validating read is current as long as the process has not written the user since.
 
-A write whose outcome is unknown (sent, then timed out) may still land later: the Redis
-lock is then left to expire instead of being released, so the next writer reads after it
-lands as long as it lands within ``groups.lock_seconds``.
+A write whose outcome is unknown (sent, then timed out, cut off or cancelled) may still
+land later: the Redis lock is then left to expire instead of being released, so the next
+writer reads after it lands as long as it lands within ``groups.lock_seconds``.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from ..telemetrytv.client import TelemetryTVSession
 from ..telemetrytv.errors import (
     BadResponse,
     NotFound,
+    ServerError,
     UpstreamError,
     UpstreamRejected,
-    UpstreamTimeout,
+    UpstreamUnavailable,
 )
 from .membership_rounds import Snapshot, bounded, incomplete, read_user, stop_if_told_to_wait
 from .redis_locks import CoordinationUnavailable, HeldLock, LockBusy, LockLost, RedisLocks
@@ -37,6 +40,19 @@ from .user_change import UserChange
 from .user_locks import UserLocks
 
 Outcome = DirectoryUser | NotFound
+
+
+def may_land_later(exc: BaseException) -> bool:
+    """Whether a write that raised ``exc`` may still be applied upstream afterwards.
+
+    Only an answer (a refusal, a 5xx, a malformed reply) or a request never sent rules it
+    out; a timeout, a cut connection or a cancellation after sending does not.
+    """
+    if isinstance(exc, UpstreamRejected | ServerError | BadResponse):
+        return False
+    return not (isinstance(exc, UpstreamUnavailable) and not exc.request_sent)
+
+
 Fallback = CoordinationUnavailable | LockLost
 """Why a user's change must be made in ``verify`` mode instead."""
 
@@ -89,9 +105,7 @@ class LockedWrites:
                     # Waiting again, repeating a refusal, or waiting for a lock left to
                     # expire after a write of unknown outcome would not help.
                     final |= isinstance(outcome, LockBusy | UpstreamRejected) or (
-                        self.redis is not None
-                        and isinstance(outcome, UpstreamTimeout)
-                        and outcome.request_sent
+                        self.redis is not None and may_land_later(outcome)
                     )
                 else:
                     raise outcome
@@ -118,11 +132,22 @@ class LockedWrites:
     ) -> DirectoryUser:
         held = seen.held if seen is not None else None
         if held is not None and not held.released:
-            # Read under this lock, held since: the read is current.
-            try:
-                return await self._read_modify_write(user_id, change, seen, held)
-            finally:
-                await held.release()
+            # Read under this Redis lock, held since. This process's lock is taken too, so a
+            # request of this process writing in ``verify`` mode (a fallback) is kept apart;
+            # the read is reused unless such a request wrote the user since.
+            async with self.locks.hold(user_id, wait=False) as free:
+                if free:
+                    try:
+                        current = seen is not None and seen.read_at > self.locks.last_write(user_id)
+                        return await self._read_modify_write(
+                            user_id, change, seen if current else None, held
+                        )
+                    finally:
+                        await held.release()
+            # Another request of this process has the user: waiting for it while holding
+            # the Redis lock could deadlock (it may wait for this Redis lock). Let go and
+            # take both in the usual order.
+            await held.release()
         async with self.locks.hold(user_id):
             if self.redis is None:
                 current = seen is not None and seen.read_at > self.locks.last_write(user_id)
@@ -146,8 +171,10 @@ class LockedWrites:
             stored = await self.session.update_user(
                 user_id, UserChanges(group_ids=groups), retry_after_send=False
             )
-        except UpstreamTimeout as exc:
-            if exc.request_sent and held is not None:
+        except BaseException as exc:
+            # Cancelled (a shutdown's grace ran out), timed out or cut off after sending:
+            # the write may still land, so the next writer must not read before it does.
+            if held is not None and may_land_later(exc):
                 held.keep()
             raise
         finally:

@@ -13,9 +13,14 @@ list. How writers are kept apart is ``groups.coordination`` (docs/memberships.md
   process, is held around the read the write starts from and the write. No waiting.
 - ``verify`` (:mod:`verified_writes`): write, settle, read back, re-apply.
 
-When Redis cannot be used, the affected changes of that request are made in ``verify``
-mode (logged as ``coordination_fallback``, counted in
-``scim_proxy_coordination_fallbacks_total``): slower, never unsafe.
+When Redis cannot be used (a call failed twice), the affected changes of that request are
+made in ``verify`` mode (logged as ``coordination_fallback``, counted in
+``scim_proxy_coordination_fallbacks_total``): slower. Within this process that is safe:
+every write holds this process's per-user lock, and for a grace period after a fallback
+(:meth:`Coordinator.in_grace`) locked writes are settled, read back and re-applied too.
+Across replicas it is not airtight: a replica in ``verify`` can undo, unseen, a locked
+write of a replica still reaching Redis; no client-side scheme closes that without
+conditional writes upstream (docs/memberships.md, "Limits"; re-running the push converges).
 
 A group push (:meth:`MembershipWriter.apply`) is one change per member, validated first:
 an unknown member is a 400 before anything is written. Every change is idempotent, so
@@ -41,6 +46,7 @@ from .membership_rounds import (
     MembershipIncomplete,
     Snapshot,
     bounded,
+    incomplete,
     read_user,
     stop_if_told_to_wait,
 )
@@ -63,6 +69,8 @@ class MembershipWriter:
         self._verified = VerifiedWrites(session, settings, coordinator.locks)
         self._locked = LockedWrites(session, settings, coordinator.locks, coordinator.redis)
         self._held: list[HeldLock] = []
+        self._verified_users: set[str] = set()
+        """Users this request changed in ``verify`` mode (already read back)."""
 
     async def validate(self, user_ids: Iterable[str]) -> dict[str, Snapshot]:
         """Read the users a request adds; 400 naming any that TelemetryTV does not hold.
@@ -168,11 +176,24 @@ class MembershipWriter:
             return {}
         if self.coordinator.mode is Coordination.verify:
             return await self._verified.run(changes, known, about)
+        results = await self._locked_or_fallback(changes, known, about)
+        if self.coordinator.mode is Coordination.redis and self.coordinator.in_grace():
+            # This process fell back lately: its locked writes are checked like verify's.
+            return await self._settle_and_check(changes, results, about)
+        return results
+
+    async def _locked_or_fallback(
+        self,
+        changes: Mapping[str, UserChange],
+        known: Mapping[str, Snapshot],
+        about: dict[str, str],
+    ) -> dict[str, DirectoryUser | NotFound]:
+        """The changes made under locks, or in ``verify`` for users whose lock failed."""
         redis = self.coordinator.redis
         if redis is not None and not redis.available():
             reason = redis.reason or "Redis is backing off after a failure"
             self._fell_back("redis_unavailable", reason, len(changes), about)
-            return await self._verified.run(changes, known, about)
+            return await self._verify_fallback(changes, known, about, ())
         results, fallback = await self._locked.run(changes, known)
         if fallback:
             first = next(iter(fallback.values()))
@@ -181,11 +202,72 @@ class MembershipWriter:
             self._fell_back(kind, reason, len(fallback), about)
             unverified = [u for u, f in fallback.items() if isinstance(f, LockLost) and f.written]
             results.update(
-                await self._verified.run(
+                await self._verify_fallback(
                     {u: changes[u] for u in fallback}, known, about, unverified
                 )
             )
         return results
+
+    async def _verify_fallback(
+        self,
+        changes: Mapping[str, UserChange],
+        known: Mapping[str, Snapshot],
+        about: dict[str, str],
+        unverified: Collection[str],
+    ) -> dict[str, DirectoryUser | NotFound]:
+        self.coordinator.fell_back()
+        self._verified_users.update(changes)
+        try:
+            return await self._verified.run(changes, known, about, unverified)
+        finally:
+            self.coordinator.fell_back()  # the grace runs from the fallback's last write
+
+    async def _settle_and_check(
+        self,
+        changes: Mapping[str, UserChange],
+        results: dict[str, DirectoryUser | NotFound],
+        about: dict[str, str],
+    ) -> dict[str, DirectoryUser | NotFound]:
+        """Settle, read the users written under locks back and put undone changes in place
+        again (under locks), up to ``groups.verify_rounds`` rounds, as :mod:`verified_writes`
+        does. Users that fell back were verified there already."""
+        check = {
+            u: c
+            for u, c in changes.items()
+            if u not in self._verified_users and not isinstance(results.get(u), NotFound)
+        }
+        for round_number in range(1, self.settings.verify_rounds + 1):
+            if not check:
+                return results
+            if not self._verified.time_for_another_round():
+                break
+            await self._verified.settle()
+            reads = await bounded(check, self._read, self.settings.member_concurrency)
+            stop_if_told_to_wait(reads.values(), done=len(changes) - len(check))
+            undone: dict[str, UserChange] = {}
+            for user_id, read in reads.items():
+                if isinstance(read, NotFound):
+                    results[user_id] = read
+                elif isinstance(read, Snapshot) and check[user_id].holds(read.user.group_ids):
+                    results[user_id] = read.user
+                elif isinstance(read, Snapshot | UpstreamError):
+                    undone[user_id] = check[user_id]  # undone, or not known: apply again
+                else:
+                    raise read
+            if not undone:
+                return results
+            log.info("membership_reapplied", **about, users=len(undone), round=round_number)
+            results.update(await self._locked_or_fallback(undone, {}, about))
+            check = {u: c for u, c in undone.items() if u not in self._verified_users}
+        raise incomplete(
+            done=len(changes) - len(check),
+            total=len(changes),
+            failure=None,
+            why="could not be verified as in place (undone again, or no time left to check)",
+        )
+
+    async def _read(self, user_id: str) -> Snapshot:
+        return await read_user(self.session, user_id)
 
     def _fell_back(self, kind: str, reason: str, users: int, about: Mapping[str, str]) -> None:
         COORDINATION_FALLBACKS.labels(reason=kind).inc()

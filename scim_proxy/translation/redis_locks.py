@@ -9,9 +9,14 @@ killed mid-write blocks that user for at most one lifetime.
 Keys are hashes of the upstream base URL and the user id, never of the API token: two IdP
 apps with different tokens may manage one TelemetryTV account.
 
-When Redis cannot be reached or answers too slowly, :class:`CoordinationUnavailable` is
-raised and Redis is left alone for ``BACKOFF_SECONDS``; the membership writer falls back to
-settle-and-verify for the request, and the first request after the back-off tries again.
+A Redis call that times out or loses its connection is tried once more (when the request's
+budget leaves room): one slow reply does not take the process out of ``redis`` mode, which
+would mix modes across replicas (docs/memberships.md, "Limits"). Taking a lock is
+idempotent (a retry whose first ``SET`` landed finds its own token), so retrying is safe.
+When the second try fails too, :class:`CoordinationUnavailable` is raised and Redis is left
+alone for ``BACKOFF_SECONDS`` (short, so the mixed period at recovery is short); the
+membership writer falls back to settle-and-verify for the request, and the first request
+after the back-off, or ``/readyz``'s probe, tries Redis again.
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ import asyncio
 import contextlib
 import hashlib
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
@@ -31,18 +38,34 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError, LockNotOwnedError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..ops.config import MAX_REQUEST_BUDGET_SECONDS
+from ..ops.context import request_stats
 
 log = structlog.get_logger("scim_proxy.coordination")
+T = TypeVar("T")
 
 REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 """What a Redis call can raise when Redis is down, slow or refusing us."""
 
 LOCK_PREFIX = "scim-proxy:membership-lock:"
-BACKOFF_SECONDS = 5.0
-"""After a Redis failure, how long requests go straight to verify before Redis is tried."""
-MAX_HOLD_SECONDS = 600.0
+BACKOFF_SECONDS = 1.0
+"""After a Redis failure (a call failed twice), how long requests go straight to verify
+before Redis is tried again. Short: while this process is in ``verify`` and others write
+under Redis locks, modes are mixed."""
+MAX_HOLD_SECONDS = float(MAX_REQUEST_BUDGET_SECONDS)
 """Renewal stops after this long (the longest request budget): a lock its holder forgot
 to release still expires."""
+_ACQUIRE = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('pexpire', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+"""Take a lock, or find it already ours (an earlier try whose reply was lost)."""
 _POLL_SECONDS = 0.02
 """How often a waiting writer tries a busy lock again."""
 
@@ -75,11 +98,27 @@ def user_key(base_url: str, user_id: str) -> str:
     return hashlib.sha256(f"{base_url.rstrip('/')}\n{user_id}".encode()).hexdigest()
 
 
+class _IdempotentLock(Lock):
+    """redis-py's lock, taken with :data:`_ACQUIRE`: sending the same token again after a
+    lost reply holds the lock instead of waiting for ourselves until it expires."""
+
+    async def do_acquire(self, token: str | bytes) -> bool:
+        milliseconds = int((self.timeout or MAX_HOLD_SECONDS) * 1000)
+        taken = await self.redis.eval(_ACQUIRE, 1, self.name, token, milliseconds)
+        return bool(taken)
+
+
 class HeldLock:
     """One user's lock while held: renewed in the background until released."""
 
-    def __init__(self, lock: Lock, renew_every: float) -> None:
+    def __init__(
+        self,
+        lock: Lock,
+        renew_every: float,
+        retrying: Callable[[Callable[[], Awaitable[object]]], Awaitable[object]],
+    ) -> None:
         self._lock = lock
+        self._retrying = retrying
         self.lost = False
         """Set when renewing the lock failed: another writer may have taken it since."""
         self.kept = False
@@ -92,7 +131,7 @@ class HeldLock:
         while time.monotonic() < deadline:
             await asyncio.sleep(every)
             try:
-                await self._lock.reacquire()
+                await self._retrying(self._lock.reacquire)
             except (LockError, *REDIS_ERRORS):
                 self.lost = True
                 return
@@ -102,7 +141,7 @@ class HeldLock:
         if self.lost:
             raise LockLost("the lock was lost before the write", written=False)
         try:
-            await self._lock.reacquire()
+            await self._retrying(self._lock.reacquire)
         except LockError as exc:
             self.lost = True
             raise LockLost("the lock expired before the write", written=False) from exc
@@ -123,6 +162,11 @@ class HeldLock:
         self.released = True
         self._renewer.cancel()
         await asyncio.shield(_refresh(self._lock) if self.kept else _release(self._lock))
+
+
+def _transient(exc: BaseException) -> bool:
+    """A timeout or a lost connection: worth one more try (a refusal or an error is not)."""
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError | TimeoutError)
 
 
 def _describe(exc: BaseException) -> str:
@@ -160,9 +204,9 @@ class RedisLocks:
 
     def _redis(self) -> aioredis.Redis:
         if self._client is None:
-            # One retry, on a broken connection only: after Redis restarts, each pooled
-            # connection fails once and is replaced. A timeout is not retried: a slow Redis
-            # falls back to verify at once instead of multiplying the wait.
+            # One retry, on a broken connection: after Redis restarts, each pooled
+            # connection fails once and is replaced. Timeouts are retried once by
+            # :meth:`retrying`, which knows the request's budget.
             self._client = aioredis.Redis.from_url(
                 self._url,
                 socket_timeout=self._timeout,
@@ -171,6 +215,18 @@ class RedisLocks:
                 decode_responses=True,
             )
         return self._client
+
+    async def retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()``; after a timeout or a lost connection, once more if the request's
+        budget leaves room for another full wait (a failure of the second try is raised)."""
+        try:
+            return await call()
+        except REDIS_ERRORS as exc:
+            remaining = request_stats().remaining()
+            if not _transient(exc) or (remaining is not None and remaining < 2 * self._timeout):
+                raise
+            log.info("redis_call_retried", reason=f"{_describe(exc)} at {self.where}")
+        return await call()
 
     def available(self) -> bool:
         """False while backing off after a failure (requests then go straight to verify)."""
@@ -202,7 +258,7 @@ class RedisLocks:
         """
         if not self.available():
             raise self._unavailable()
-        lock = Lock(
+        lock = _IdempotentLock(
             self._redis(),
             LOCK_PREFIX + user_key(self._base_url, user_id),
             timeout=self.lock_seconds,
@@ -210,8 +266,10 @@ class RedisLocks:
             blocking_timeout=self.wait_seconds,
             thread_local=False,
         )
+        # One token for both tries: a second try finds a lock the first took.
+        token = uuid.uuid4().hex
         try:
-            acquired = await lock.acquire(blocking=wait)
+            acquired = await self.retrying(lambda: lock.acquire(blocking=wait, token=token))
         except REDIS_ERRORS as exc:
             raise self.failed(exc) from exc
         self._succeeded()
@@ -221,7 +279,7 @@ class RedisLocks:
                     f"another change to this user held its lock for {self.wait_seconds:g} s"
                 )
             return None
-        return HeldLock(lock, self.lock_seconds / 3)
+        return HeldLock(lock, self.lock_seconds / 3, self.retrying)
 
     @asynccontextmanager
     async def hold(self, user_id: str) -> AsyncIterator[HeldLock]:

@@ -1,9 +1,14 @@
 """Per-user locks inside one process, and when this process last wrote each user.
 
-A membership write holds the user's lock, and re-reads the user under it when its read is
-older than this process's last write of that user, so two requests in one process do not
-undo each other. Other processes are covered by the verify-and-reapply loop of
-:mod:`memberships`; the locks only save it rounds.
+Every membership read-modify-write, in every coordination mode, holds the user's lock in
+this process, and re-reads the user under it when its read is older than this process's
+last write of that user, so two requests in one process never undo each other (whether
+they write under a Redis lock, in ``verify`` mode, or one of each while Redis recovers).
+
+In ``process`` mode these locks are the whole coordination (the process is the only
+writer). In ``redis`` mode the Redis lock keeps processes apart and these keep a request
+apart from one of the same process that fell back to ``verify``. In ``verify`` mode other
+processes are covered by the verify-and-reapply loop; these locks save it rounds.
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from ..ops.config import MAX_REQUEST_BUDGET_SECONDS
+
 
 class UserLocks:
     """One asyncio lock per user id, dropped when nobody holds or waits for it."""
 
-    _FORGET_AFTER = 300.0
-    """Seconds after which a user's last write is forgotten (reads are never that old)."""
+    _FORGET_AFTER = MAX_REQUEST_BUDGET_SECONDS + 60.0
+    """Seconds after which a user's last write is forgotten: longer than any request runs
+    (the largest allowed budget, plus a margin), so no read still in use is that old."""
 
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -43,13 +51,20 @@ class UserLocks:
             del self._written[oldest]
 
     @asynccontextmanager
-    async def hold(self, user_id: str) -> AsyncIterator[None]:
-        """Hold the lock of ``user_id`` for the block."""
+    async def hold(self, user_id: str, *, wait: bool = True) -> AsyncIterator[bool]:
+        """Hold the lock of ``user_id`` for the block; True when held.
+
+        Without ``wait``, a lock another request holds or waits for is not waited for: the
+        block runs at once with False, holding nothing.
+        """
+        if not wait and user_id in self._locks:
+            yield False
+            return
         lock, users = self._locks.get(user_id, (asyncio.Lock(), 0))
         self._locks[user_id] = (lock, users + 1)
         try:
             async with lock:
-                yield
+                yield True
         finally:
             lock, users = self._locks[user_id]
             if users == 1:

@@ -1,9 +1,11 @@
 """``verify`` coordination: write, settle, read back, re-apply (no shared locks).
 
 For several processes without Redis, and the fallback of ``redis`` when Redis cannot be
-used. For each user whose list does not yet hold the change, the list is written under a
-per-user lock in this process; a read older than ``groups.max_read_age_seconds`` (or than
-this process's last write of the user) is refreshed first, which bounds the time between
+used (then not airtight against replicas still writing under Redis locks, which do not
+read back: docs/memberships.md, "Limits"). For each user whose list does not yet hold
+the change, the list is written under a per-user lock in this process; a read older than
+``groups.max_read_age_seconds`` (or than this process's last write of the user) is
+refreshed first, which bounds the time between
 any writer's read and its write. Then wait ``groups.settle_seconds`` (plus up to as much
 again at random, so writers that collided do not collide again in step), longer than that
 bound, and read the written users back: a concurrent writer that read before our write has
@@ -91,10 +93,9 @@ class VerifiedWrites:
             pending = {u: None for u in [*changed, *failed]}
             if not pending:
                 return results
-            if not self._time_for_another_round():
+            if not self.time_for_another_round():
                 break
-            # Jitter keeps writers that collided from colliding again in step.
-            await asyncio.sleep(self.settings.settle_seconds * (1 + _jitter.random()))
+            await self.settle()
             checked = await bounded(pending, self._read, limit)
             stop_if_told_to_wait(
                 [r for r in checked.values() if isinstance(r, BaseException)], done=len(results)
@@ -124,7 +125,12 @@ class VerifiedWrites:
     async def _read(self, user_id: str) -> Snapshot:
         return await read_user(self.session, user_id)
 
-    def _time_for_another_round(self) -> bool:
+    async def settle(self) -> None:
+        """Wait for writes that may have read before ours to land (``settle_seconds``)."""
+        # Jitter keeps writers that collided from colliding again in step.
+        await asyncio.sleep(self.settings.settle_seconds * (1 + _jitter.random()))
+
+    def time_for_another_round(self) -> bool:
         """Whether a settle wait and a verification still fit the request's budget."""
         remaining = request_stats().remaining()
         return remaining is None or remaining > 2 * self.settings.settle_seconds + 1

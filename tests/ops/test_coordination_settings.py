@@ -10,6 +10,7 @@ from scim_proxy.ops.config import (
     Settings,
     coordination_mode,
     load_settings,
+    redis_url_for_logs,
 )
 
 
@@ -50,3 +51,29 @@ def test_a_lock_shorter_than_one_upstream_write_is_refused() -> None:
         Settings().replace("groups", lock_seconds=20.0)
     shorter = Settings().replace("upstream", connect_timeout=1.0, read_timeout=1.0)
     assert shorter.replace("groups", lock_seconds=3.0).groups.lock_seconds == 3.0
+
+
+CANARY = "c4nary-pw"
+
+
+def test_a_redis_password_in_the_userinfo_or_the_query_is_never_echoed() -> None:
+    for url in (
+        f"http://user:{CANARY}@redis:6379/0?password={CANARY}",
+        f"ftp://redis:6379/0?password={CANARY}&username=u",
+    ):
+        with pytest.raises(ConfigError, match=r"groups\.redis_url") as raised:
+            load_settings(environ={"SCIM_PROXY_GROUPS_REDIS_URL": url})
+        assert CANARY not in str(raised.value)
+        assert "redis:6379/0" in str(raised.value)
+
+
+def test_a_redis_url_is_shown_as_scheme_host_port_and_database_only() -> None:
+    assert (
+        redis_url_for_logs(f"rediss://u:{CANARY}@redis.internal:6380/2?password={CANARY}#x")
+        == "rediss://redis.internal:6380/2"
+    )
+    assert redis_url_for_logs(f"redis://[::1]/0?password={CANARY}") == "redis://[::1]/0"
+    assert redis_url_for_logs(f"unix:///run/redis.sock?password={CANARY}") == (
+        "unix:///run/redis.sock"
+    )
+    assert redis_url_for_logs("") == ""

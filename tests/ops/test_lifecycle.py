@@ -56,6 +56,19 @@ def test_the_startup_event_names_the_settings_in_force_and_no_secret() -> None:
         assert secret not in text
 
 
+def test_the_startup_event_shows_no_redis_password_from_the_userinfo_or_the_query() -> None:
+    canary = "c4nary-pw"
+    environ = {
+        "SCIM_PROXY_GROUPS_REDIS_URL": f"redis://u:{canary}@redis:6379/0?password={canary}",
+    }
+    with capture_logs() as logs:
+        log_startup(load_settings(environ=environ), config_source(None, environ))
+    [event] = logs
+    assert event["membership_coordination"] == "redis"
+    assert event["membership_redis_url"] == "redis://redis:6379/0"
+    assert canary not in repr(event)
+
+
 class _Stream(io.StringIO):
     def __init__(self, tty: bool) -> None:
         super().__init__()

@@ -13,7 +13,6 @@ from scim_proxy.ops.config import Settings
 from scim_proxy.telemetrytv import TelemetryTV
 from scim_proxy.translation.coordination import Coordinator
 from scim_proxy.translation.role_names import GroupNames
-from scim_proxy.translation.user_locks import UserLocks
 
 pytestmark = pytest.mark.anyio
 
@@ -99,10 +98,6 @@ async def test_the_last_listing_is_kept_after_it_expires(
 async def test_the_proxy_keeps_names_as_long_as_the_setting_says(adapter: TelemetryTV) -> None:
     for lifetime in (12.0, Settings().roles.names_cache_seconds):
         settings = Settings().replace("roles", names_cache_seconds=lifetime)
-        locks = UserLocks()
-        coordinator = Coordinator(settings, locks)
-        state = ProxyState(
-            settings=settings, upstream=adapter, locks=locks, coordinator=coordinator
-        )
+        state = ProxyState(settings=settings, upstream=adapter, coordinator=Coordinator(settings))
         assert state.group_names.lifetime == lifetime
         assert state.group_names.page_size == settings.upstream.page_size

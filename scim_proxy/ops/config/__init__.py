@@ -1,7 +1,7 @@
 """Configuration: the settings (``sections``), how they are read (``loading``) and checked
 (``validation``). Import from here; the split is for readers, not callers."""
 
-from .coordination import Coordination, coordination_mode
+from .coordination import Coordination, coordination_mode, redis_url_for_logs
 from .loading import CONFIG_ENV, ENV_PREFIX, load_settings, naming_variables
 from .sections import (
     AuthScheme,
@@ -19,11 +19,12 @@ from .sections import (
     UpstreamSettings,
     UserSettings,
 )
-from .validation import ConfigError, validate
+from .validation import MAX_REQUEST_BUDGET_SECONDS, ConfigError, validate
 
 __all__ = [
     "CONFIG_ENV",
     "ENV_PREFIX",
+    "MAX_REQUEST_BUDGET_SECONDS",
     "AuthScheme",
     "AuthSettings",
     "ConfigError",
@@ -43,5 +44,6 @@ __all__ = [
     "coordination_mode",
     "load_settings",
     "naming_variables",
+    "redis_url_for_logs",
     "validate",
 ]

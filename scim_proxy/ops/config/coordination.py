@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from .sections import Settings
@@ -36,18 +37,31 @@ def coordination_mode(settings: Settings) -> Coordination:
     return mode
 
 
-def _redacted(url: str) -> str:
-    """The URL with any credentials hidden, for error messages."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.rpartition("@")[2]
-    return f"{scheme}{sep}{rest}"
+def redis_url_for_logs(url: str) -> str:
+    """``scheme://host:port/db`` of a Redis URL, safe to log or show.
+
+    Never the user or password (``redis://:pw@host``), never the query (redis-py reads
+    ``?password=`` there too), never a fragment: only what names the server and database.
+    """
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(unparsable URL)"
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None else f"{host}:{port}"
+    db = parts.path if parts.path.strip("/").isdigit() else ""
+    return f"{parts.scheme}://{netloc}{db}"
 
 
 def check_coordination(settings: Settings) -> None:
     """Raise ``ConfigError`` when the coordination settings cannot work."""
-    from urllib.parse import urlsplit
-
     from .validation import ConfigError
 
     groups, upstream = settings.groups, settings.upstream
@@ -69,7 +83,7 @@ def check_coordination(settings: Settings) -> None:
             or (parts.scheme != "unix" and not parts.hostname)
         ):
             raise ConfigError(
-                f"groups.redis_url = {_redacted(groups.redis_url)!r} is not valid: use "
+                f"groups.redis_url = {redis_url_for_logs(groups.redis_url)!r} is not valid: use "
                 "redis://host:6379/0, rediss://host:6379/0 (TLS) or unix:///path/redis.sock"
             )
     if mode is Coordination.process and settings.server.workers > 1:

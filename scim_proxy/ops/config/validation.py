@@ -18,6 +18,8 @@ class ConfigError(ValueError):
     """A setting that cannot work; the message names it and says how to fix it."""
 
 
+MAX_REQUEST_BUDGET_SECONDS = 600
+"""The largest ``server.request_budget_seconds`` allowed: no request runs longer."""
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
@@ -59,7 +61,7 @@ def validate(settings: Settings) -> None:
         if not 0 < value <= 300:
             raise ConfigError(f"upstream.{name} = {value} is not valid: use 0 < seconds <= 300")
     for name, low, high in (
-        ("request_budget_seconds", 1, 600),
+        ("request_budget_seconds", 1, MAX_REQUEST_BUDGET_SECONDS),
         ("body_timeout_seconds", 0.1, 600),
         ("keep_alive_seconds", 0.1, 600),
         ("shutdown_grace_seconds", 0, 600),
