@@ -46,8 +46,9 @@ async def test_discovery_publishes_no_roles(client: httpx.AsyncClient) -> None:
     assert "roles" not in {a["name"] for a in one["attributes"]}
 
 
-async def test_roles_endpoint_is_not_served(client: httpx.AsyncClient) -> None:
-    response = await client.get("/Roles")
+@pytest.mark.parametrize("path", ["/Roles", "/roles"])
+async def test_roles_endpoint_is_not_served(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
     assert response.status_code == 404
     assert response.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
 
