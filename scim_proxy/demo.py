@@ -1,7 +1,7 @@
 """``scim-proxy demo``: the built-in TelemetryTV simulator and the proxy in front of it.
 
 Both run in this one process, on localhost, so the demo sets what that implies whatever
-a configuration file says: memberships coordinated by this process's own
+a configuration file says: one worker, memberships coordinated by this process's own
 locks (it is the only writer, so no settle wait), the simulator as the upstream and
 console logs.
 """
@@ -23,15 +23,24 @@ DEMO_TOKEN = "demo-token"  # noqa: S105 - the demo simulator's public token
 def demo_settings(
     config: str | None, host: str, port: int, upstream_url: str
 ) -> tuple[Settings, list[str]]:
-    """The proxy's settings for the demo, and a line for each configured value overridden."""
+    """The proxy's settings for the demo, and a line for each configured value overridden.
+
+    ``server.workers`` goes first, to 1, so that a file asking for more workers is not
+    refused for the coordination the demo sets next.
+    """
+    loaded = load_settings(config)
+    notes = []
+    if loaded.server.workers > 1:
+        notes.append(
+            f"server.workers = {loaded.server.workers} from the configuration is ignored: "
+            "the demo runs one process"
+        )
     settings = (
-        load_settings(config)
-        .replace("server", host=host, port=port)
+        loaded.replace("server", host=host, port=port, workers=1)
         .replace("upstream", base_url=upstream_url)
         .replace("logging", format=LogFormat.console)
         .replace("groups", coordination=Coordination.process)
     )
-    notes: list[str] = []
     return settings, notes
 
 
