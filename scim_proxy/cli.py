@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from . import __version__
 from .demo import DEMO_TOKEN, demo
-from .ops.config import ConfigError, LoggingSettings, Settings, load_settings
+from .ops.config import ConfigError, LoggingSettings, Settings, load_settings, naming_variables
 from .ops.lifecycle import (
     DrainLoggingServer,
     config_source,
@@ -280,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except ConfigError as exc:
         configure_logging(LoggingSettings())
-        print(f"scim-proxy: configuration error: {exc}", file=sys.stderr)
+        print(f"scim-proxy: configuration error: {naming_variables(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0

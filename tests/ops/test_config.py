@@ -13,6 +13,7 @@ from scim_proxy.ops.config import (
     LogFormat,
     Settings,
     load_settings,
+    naming_variables,
 )
 from scim_proxy.telemetrytv import AuthScheme, TransportKind
 
@@ -362,3 +363,14 @@ def test_service_link_variables_of_other_services_are_left_alone() -> None:
 @pytest.mark.parametrize("url", ["http://[::1", "http://host:99999", "http://:80"])
 def test_an_unusable_upstream_url_is_a_config_error(url: str) -> None:
     config_error("upstream.base_url", {"SCIM_PROXY_UPSTREAM_BASE_URL": url})
+
+
+def test_a_refused_value_names_the_variable_that_set_it() -> None:
+    environ = {"SCIM_PROXY_SCIM_MAX_COUNT": "500"}
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ=environ)
+    message = naming_variables(str(refused.value), environ)
+    assert message.startswith("scim.max_count = 500 is not valid")
+    assert message.endswith("(set by SCIM_PROXY_SCIM_MAX_COUNT)")
+    # A value from the file (no variable) is named by its setting only.
+    assert naming_variables(str(refused.value), {}) == str(refused.value)

@@ -2,7 +2,7 @@
 (``validation``). Import from here; the split is for readers, not callers."""
 
 from .coordination import Coordination, coordination_mode
-from .loading import CONFIG_ENV, ENV_PREFIX, load_settings
+from .loading import CONFIG_ENV, ENV_PREFIX, load_settings, naming_variables
 from .sections import (
     AuthScheme,
     AuthSettings,
@@ -42,5 +42,6 @@ __all__ = [
     "UserSettings",
     "coordination_mode",
     "load_settings",
+    "naming_variables",
     "validate",
 ]

@@ -7,6 +7,7 @@ Every key lives in a section (``[upstream] base_url``) and can be overridden by
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import fields
@@ -156,3 +157,26 @@ def _strings(setting: str, value: Any, *, from_env: bool) -> list[str]:
         f"{setting} is not valid: use a list of strings "
         "(in an environment variable: comma-separated)"
     )
+
+
+_SETTING_NAME = re.compile(r"\b([a-z]+)\.([a-z_]+)\b")
+
+
+def naming_variables(message: str, environ: Mapping[str, str] | None = None) -> str:
+    """``message`` about ``section.key`` settings, naming the variables that set them.
+
+    Validation sees only values, not where they came from; an operator who set
+    ``SCIM_PROXY_SCIM_MAX_COUNT`` should not have to work out that ``scim.max_count`` is it.
+    """
+    environ = os.environ if environ is None else environ
+    known = {
+        f.name: {k.name for k in fields(get_type_hints(Settings)[f.name])} for f in fields(Settings)
+    }
+    variables = []
+    for section, key in _SETTING_NAME.findall(message):
+        name = f"{ENV_PREFIX}{section}_{key}".upper()
+        if key in known.get(section, ()) and name in environ and name not in variables:
+            variables.append(name)
+    if not variables:
+        return message
+    return f"{message} (set by {', '.join(variables)})"
