@@ -8,25 +8,11 @@ import getpass
 import os
 import signal
 import sys
-import tempfile
-import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-
-import structlog
-import uvicorn
 
 from . import __version__
-from .ops.config import (
-    CONFIG_ENV,
-    ConfigError,
-    Coordination,
-    LogFormat,
-    LoggingSettings,
-    Settings,
-    load_settings,
-    naming_variables,
-)
+from .demo import DEMO_TOKEN, demo
+from .ops.config import ConfigError, LoggingSettings, Settings, load_settings, naming_variables
 from .ops.lifecycle import (
     DrainLoggingServer,
     config_source,
@@ -34,11 +20,9 @@ from .ops.lifecycle import (
     url_without_credentials,
 )
 from .ops.logging import configure_logging
-from .ops.metrics import MULTIPROC_ENV
+from .serving import serve_workers, uvicorn_config, warn_if_insecure
 from .simulator.faults import FAULT_KINDS
 from .telemetrytv.probe import Finding
-
-DEMO_TOKEN = "demo-token"  # noqa: S105 - the demo simulator's public token
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -57,37 +41,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _uvicorn_config(
-    app: object, host: str, port: int, settings: Settings | None = None
-) -> uvicorn.Config:
-    server = (settings or Settings()).server
-    return uvicorn.Config(
-        app,  # type: ignore[arg-type]
-        host=host,
-        port=port,
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        lifespan="on",
-        # The app takes X-Forwarded-* from auth.trusted_proxies itself (http/app.py).
-        proxy_headers=False,
-        timeout_keep_alive=max(1, round(server.keep_alive_seconds)),
-        # SIGTERM: stop accepting, let in-flight requests finish, then exit.
-        timeout_graceful_shutdown=max(1, round(server.shutdown_grace_seconds)),
-    )
-
-
-def _warn_if_insecure(settings: Settings) -> None:
-    if settings.upstream.insecure_skip_tls_verify:
-        message = (
-            "upstream.insecure_skip_tls_verify is ON: TelemetryTV's TLS certificate is NOT "
-            "verified, so the API token can be intercepted. Use this only against a test upstream."
-        )
-        structlog.get_logger("scim_proxy").warning("tls_verification_disabled", detail=message)
-        print(f"scim-proxy: WARNING: {message}", file=sys.stderr, flush=True)
-
-
 def serve(args: argparse.Namespace) -> int:
     """Run the proxy."""
     from .http.app import create_app
@@ -96,14 +49,14 @@ def serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     configure_logging(settings.logging)
     log_startup(settings, source)
-    _warn_if_insecure(settings)
+    warn_if_insecure(settings)
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; a clean
     # drain is a clean exit.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     if settings.server.workers > 1:
-        return _serve_workers(args, settings)
+        return serve_workers(settings, args.config)
     app = create_app(settings)
-    config = _uvicorn_config(app, settings.server.host, settings.server.port, settings)
+    config = uvicorn_config(app, settings.server.host, settings.server.port, settings)
     DrainLoggingServer(config).run()
     return 0
 
@@ -115,43 +68,6 @@ def _flags_given(args: argparse.Namespace) -> list[str]:
         for name in ("host", "port", "upstream", "workers")
         if getattr(args, name, None) is not None
     ]
-
-
-def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
-    """Run ``settings.server.workers`` processes; each loads the same settings."""
-    # Workers read their settings from the environment: pass on what flags changed.
-    overrides = {
-        "SCIM_PROXY_SERVER_HOST": settings.server.host,
-        "SCIM_PROXY_SERVER_PORT": str(settings.server.port),
-        "SCIM_PROXY_SERVER_WORKERS": str(settings.server.workers),
-        "SCIM_PROXY_UPSTREAM_BASE_URL": settings.upstream.base_url,
-    }
-    if args.config:
-        overrides[CONFIG_ENV] = str(Path(args.config).resolve())
-    os.environ.update(overrides)
-    # Every worker writes its metrics here; /metrics sums them (ops/metrics.py).
-    os.environ.setdefault(MULTIPROC_ENV, tempfile.mkdtemp(prefix="scim-proxy-metrics-"))
-    server = settings.server
-    started = time.monotonic()
-    uvicorn.run(
-        "scim_proxy.http.app:create_app_from_environment",
-        factory=True,
-        host=server.host,
-        port=server.port,
-        workers=server.workers,
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        proxy_headers=False,
-        timeout_keep_alive=max(1, round(server.keep_alive_seconds)),
-        timeout_graceful_shutdown=max(1, round(server.shutdown_grace_seconds)),
-    )
-    # Each worker drains its own requests; the supervisor only sees them all exit.
-    structlog.get_logger("scim_proxy.lifecycle").info(
-        "shutdown", workers=server.workers, uptime_seconds=round(time.monotonic() - started, 3)
-    )
-    return 0
 
 
 def simulator(args: argparse.Namespace) -> int:
@@ -177,52 +93,6 @@ def simulator(args: argparse.Namespace) -> int:
         return 2
     print(f"TelemetryTV simulator on http://{args.host}:{args.port} (token {args.token!r})")
     run_simulator(settings, args.host, args.port)
-    return 0
-
-
-def demo(args: argparse.Namespace) -> int:
-    """Run the simulator and the proxy in front of it, on localhost."""
-    from .http.app import create_app
-    from .simulator import SimulatorSettings, create_simulator_app
-
-    upstream_url = f"http://127.0.0.1:{args.simulator_port}"
-    settings = (
-        load_settings(args.config)
-        .replace("server", host=args.host, port=args.port)
-        .replace("upstream", base_url=upstream_url)
-    )
-    settings = settings.replace("logging", format=LogFormat.console)
-    # One process is the only writer: per-user locks in it suffice, no settle wait.
-    settings = settings.replace("groups", coordination=Coordination.process)
-    configure_logging(settings.logging)
-    sim_app = create_simulator_app(SimulatorSettings(token=args.token, users=args.users))
-    proxy_app = create_app(settings)
-    base = f"http://{args.host}:{args.port}/scim/v2"
-    print(
-        "\n".join(
-            [
-                "scim-proxy demo: the proxy in front of the built-in TelemetryTV simulator",
-                f"  SCIM base URL   {base}",
-                f"  API token       {args.token}",
-                f"  simulator       {upstream_url}",
-                "",
-                "Try:",
-                f"  curl -H 'Authorization: Bearer {args.token}' '{base}/Users?count=2'",
-                "",
-                "Ctrl-C stops both.",
-            ]
-        ),
-        flush=True,
-    )
-
-    async def run_both() -> None:
-        servers = [
-            uvicorn.Server(_uvicorn_config(sim_app, "127.0.0.1", args.simulator_port)),
-            uvicorn.Server(_uvicorn_config(proxy_app, args.host, args.port, settings)),
-        ]
-        await asyncio.gather(*(server.serve() for server in servers))
-
-    asyncio.run(run_both())
     return 0
 
 

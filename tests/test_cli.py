@@ -52,6 +52,25 @@ def test_the_demo_prints_what_a_newcomer_needs() -> None:
     assert "curl" in output
 
 
+def test_the_demo_runs_one_process_when_a_file_asks_for_more_workers(tmp_path: Path) -> None:
+    config = tmp_path / "workers.toml"
+    config.write_text("[server]\nworkers = 2\n")
+    port, sim_port = free_port(), free_port()
+    process = start(
+        "demo", "--config", str(config), "--port", str(port), "--simulator-port", str(sim_port)
+    )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", process)
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+        assert ready.json()["checks"]["coordination"] == "process"
+    finally:
+        output = stop(process)
+    assert "server.workers = 2 from the configuration is ignored: the demo runs one process" in (
+        output
+    )
+    assert "groups.coordination" not in output
+
+
 def test_an_invalid_setting_stops_start_up_naming_it(tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text('[upstream]\nauth_scheme = "kerberos"\n')

@@ -1,10 +1,11 @@
 """Attributes a request carries that TelemetryTV cannot store: named in the logs, counted.
 
-TelemetryTV holds an email, two names, a disabled flag, a password and memberships, so
-``externalId``, ``title``, the enterprise extension and the rest are accepted and
-dropped (scim/models.py). An operator should see that happen: each request that carries
-such attributes logs one ``attributes_dropped`` event with their names (never their
-values) and counts the ``unstorable_attribute_dropped`` quirk.
+TelemetryTV holds an email, two names, a disabled flag, a password and memberships (a
+user's ``roles``, a group's ``members``), so ``externalId``, ``title``, the enterprise
+extension and the rest are accepted and dropped (scim/models.py). An operator should
+see that happen: each request that carries such attributes logs one
+``attributes_dropped`` event with their names (never their values) and counts the
+``unstorable_attribute_dropped`` quirk.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ _STORED = {
             "emails.value",
             "emails.type",
             "emails.primary",
+            # Group memberships. With ``[roles] enabled`` off the Users routes take
+            # ``roles`` out before reading, reported as ``roles_disabled_ignored`` (once).
+            "roles",
+            "roles.value",
         }
     ),
     "Group": frozenset({"displayname", "members", "members.value"}),
@@ -45,7 +50,10 @@ _NOT_ATTRIBUTES = frozenset({"schemas", "id", "meta"})
 """Message keys and read-only attributes the server sets, ignored by the RFC's rules."""
 
 _QUIETLY_IGNORED = {
-    "User": frozenset({"groups"}),  # read-only: memberships change through /Groups
+    # ``groups`` is read-only: memberships change through /Groups. A role is its group:
+    # ``display`` is the group's name, ``type`` and ``primary`` say nothing TelemetryTV
+    # holds; one patched on its own is the ``role_sub_attribute_ignored`` quirk.
+    "User": frozenset({"groups", "roles.display", "roles.type", "roles.primary"}),
     "Group": frozenset({"members.$ref", "members.type", "members.display"}),
 }
 _CORE = {"User": USER_SCHEMA.lower() + ":", "Group": GROUP_SCHEMA.lower() + ":"}

@@ -2,9 +2,10 @@
 
 Each method costs a fixed, small number of upstream calls (see docs/architecture.md):
 a read by id or a ``userName eq`` lookup is one call, a page of users one or two, a
-create one (two when created inactive), a replace or a patch two (read, then one
-partial update holding every change, so a request is applied whole or not at all).
-Changed ``roles`` are written after that update, as memberships (:meth:`UserProvisioning.patch`).
+create one (two when created inactive), a PATCH replacing only plain attributes one
+(the partial update itself), any other patch or a replace two (read, then one partial
+update holding every change, so a request is applied whole or not at all). Changed
+``roles`` are written after that update, as memberships (:meth:`UserProvisioning.patch`).
 """
 
 from __future__ import annotations
@@ -84,6 +85,14 @@ def upstream_errors(resource: str, resource_id: str | None = None) -> Iterator[N
         raise not_found(resource, resource_id) from exc
     except UpstreamError as exc:
         raise scim_error_for(exc, resource=resource) from exc
+
+
+@dataclasses.dataclass(frozen=True)
+class _Updated:
+    """The user after :meth:`UserProvisioning._update`, and whether the update deleted it."""
+
+    user: DirectoryUser
+    deleted: bool = False
 
 
 class UserProvisioning:
@@ -225,27 +234,31 @@ class UserProvisioning:
         with upstream_errors("User", user_id):
             current = await self.session.get_user(user_id)
         if self.roles is None or resource.roles is None:
-            return await self._update(current, resource)
+            return (await self._update(current, resource)).user
         wanted = await self.roles.resolve_entries(resource.roles)
         if echoed_groups is not None and set(wanted) == echoed_groups:
             note_quirk("roles_echoed")
-            return await self._update(current, resource)
+            return (await self._update(current, resource)).user
         change = RoleChange()
         change.fold("replace", wanted)
         await self.roles.keep_admins(current, change.final(current.group_ids))
         updated = await self._update(current, resource)
-        return await self._put_roles(
-            updated, read_at, change, profile_applied=updated is not current
-        )
+        return await self._put_roles(current, updated, read_at, change)
 
     async def _put_roles(
-        self, user: DirectoryUser, read_at: float, change: RoleChange, *, profile_applied: bool
+        self, current: DirectoryUser, updated: _Updated, read_at: float, change: RoleChange
     ) -> DirectoryUser:
-        """Write the roles after the rest of the user: see :meth:`patch_on_current`."""
+        """Write the roles after the rest of the user: see :meth:`patch_on_current`.
+
+        Only a user this request deleted has no groups left to write; one already disabled
+        upstream (created inactive, or disabled in TelemetryTV) still gets its roles.
+        """
         assert self.roles is not None
-        if user.disabled and self.settings.users.deactivation is Deactivation.delete:
-            return user  # deleted by this request: no groups left to write
-        return await self.roles.put_in_place(user, read_at, change, profile_applied=profile_applied)
+        if updated.deleted:
+            return updated.user
+        return await self.roles.put_in_place(
+            updated.user, read_at, change, profile_applied=updated.user is not current
+        )
 
     async def patch(
         self, user_id: str, patch: PatchOp[User] | None, role_patch: PatchOp[User] | None = None
@@ -290,7 +303,7 @@ class UserProvisioning:
         if patch is None:
             if change is None:
                 return current
-            return await self._put_roles(current, read_at, change, profile_applied=False)
+            return await self._put_roles(current, _Updated(current), read_at, change)
         resource = self._resource(current)
         try:
             patch.patch(resource, scim_policy=IDP_POLICY)
@@ -304,14 +317,13 @@ class UserProvisioning:
             current, resource, may_delete=not current.disabled or sets_active(patch)
         )
         if change is None:
-            return updated
-        return await self._put_roles(
-            updated, read_at, change, profile_applied=updated is not current
-        )
+            return updated.user
+        return await self._put_roles(current, updated, read_at, change)
 
     async def _update(
         self, current: DirectoryUser, wanted: User, *, may_delete: bool = True
-    ) -> DirectoryUser:
+    ) -> _Updated:
+        """Write what ``wanted`` changes of ``current``: one update, a deletion, or nothing."""
         update = user_update(current, wanted)
         if update.ignored_username_change:
             note_quirk("username_change_ignored")
@@ -324,10 +336,10 @@ class UserProvisioning:
         with upstream_errors("User", current.id):
             if update.deactivate and deletes and may_delete:
                 await self.session.delete_user(current.id)
-                return dataclasses.replace(current, disabled=True)
+                return _Updated(dataclasses.replace(current, disabled=True), deleted=True)
             if update.changes.is_empty():
-                return current
-            return await self.session.update_user(current.id, update.changes)
+                return _Updated(current)
+            return _Updated(await self.session.update_user(current.id, update.changes))
 
     async def delete(self, user_id: str) -> None:
         """Delete the user."""

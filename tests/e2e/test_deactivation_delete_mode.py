@@ -81,3 +81,67 @@ async def test_deactivation_in_delete_mode_still_reads_first(
     assert response.status_code == 200, response.text
     assert response.json()["name"]["givenName"] == created.json()["name"]["givenName"]
     assert [m for m, _ in upstream_calls()[before:]] == ["GET", "DELETE"]
+
+
+async def _disabled_user(client: httpx.AsyncClient, store: SimulatorStore, how: str) -> str:
+    """A user disabled upstream before the request under test: created inactive (which
+    disables rather than deletes) or disabled in TelemetryTV itself."""
+    body = fixture("okta/create-user")
+    if how == "created inactive":
+        body["active"] = False
+    created = await client.post("/Users", json=body)
+    assert created.status_code == 201, created.text
+    user_id = str(created.json()["id"])
+    if how == "disabled in TelemetryTV":
+        store.update_user(user_id, {"disabled": True})
+    assert store.get_user(user_id)["disabled"] is True
+    return user_id
+
+
+@pytest.mark.parametrize("how", ["created inactive", "disabled in TelemetryTV"])
+async def test_a_role_grant_to_a_user_already_disabled_is_written(
+    client: httpx.AsyncClient, store: SimulatorStore, how: str
+) -> None:
+    lobby = str(store.create_group({"name": "Lobby Screens"})["id"])
+    user_id = await _disabled_user(client, store, how)
+    response = await client.patch(
+        f"/Users/{user_id}",
+        json=fixture("okta/patch-grant-role", role_id=lobby, role_name="Lobby Screens"),
+    )
+    assert response.status_code == 200, response.text
+    assert store.get_user(user_id)["user_group_ids"] == [lobby]
+    assert store.get_user(user_id)["disabled"] is True  # granting a role deletes no one
+    assert [r["value"] for r in response.json()["roles"]] == [lobby]
+
+
+@pytest.mark.parametrize("how", ["created inactive", "disabled in TelemetryTV"])
+async def test_a_profile_and_role_patch_to_a_user_already_disabled_writes_both(
+    client: httpx.AsyncClient, store: SimulatorStore, how: str
+) -> None:
+    lobby = str(store.create_group({"name": "Lobby Screens"})["id"])
+    user_id = await _disabled_user(client, store, how)
+    body = fixture("entra/patch-profile-and-app-role", given_name="Ana Maria", role="Lobby Screens")
+    response = await client.patch(f"/Users/{user_id}", json=body)
+    assert response.status_code == 200, response.text
+    held = store.get_user(user_id)
+    assert held["first_name"] == "Ana Maria"
+    assert held["user_group_ids"] == [lobby]
+    assert held["disabled"] is True
+
+
+async def test_a_deactivation_with_a_role_grant_deletes_and_writes_no_role(
+    client: httpx.AsyncClient, store: SimulatorStore, upstream_calls: Callable[[], list[object]]
+) -> None:
+    lobby = str(store.create_group({"name": "Lobby Screens"})["id"])
+    created = await client.post("/Users", json=fixture("okta/create-user"))
+    user_id = created.json()["id"]
+    body = fixture("okta/patch-grant-role", role_id=lobby, role_name="Lobby Screens")
+    body["Operations"] += fixture("okta/patch-deactivate-user")["Operations"]
+    count = store.user_count
+    before = len(upstream_calls())
+    response = await client.patch(f"/Users/{user_id}", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["active"] is False
+    assert store.user_count == count - 1
+    methods = [m for m, _ in upstream_calls()[before:]]
+    assert methods[-1] == "DELETE"  # deleted by this request: no membership write follows

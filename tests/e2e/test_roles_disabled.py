@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from scim_proxy.ops.config import Settings, load_settings
 from scim_proxy.simulator import SimulatorStore
@@ -45,8 +46,9 @@ async def test_discovery_publishes_no_roles(client: httpx.AsyncClient) -> None:
     assert "roles" not in {a["name"] for a in one["attributes"]}
 
 
-async def test_roles_endpoint_is_not_served(client: httpx.AsyncClient) -> None:
-    response = await client.get("/Roles")
+@pytest.mark.parametrize("path", ["/Roles", "/roles"])
+async def test_roles_endpoint_is_not_served(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
     assert response.status_code == 404
     assert response.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
 
@@ -71,3 +73,24 @@ async def test_users_carry_no_roles_and_roles_sent_are_ignored(
     assert [g["value"] for g in read["groups"]] == [lobby]
     owner = (await client.get(f"/Users/{store.owner_id}")).json()
     assert "roles" not in owner
+
+
+async def test_roles_sent_while_disabled_are_reported_once_as_ignored(
+    client: httpx.AsyncClient, store: SimulatorStore, lobby: str
+) -> None:
+    created = (await client.post("/Users", json=fixture("okta/create-user"))).json()
+    grant = fixture("okta/patch-grant-role", role_id=lobby, role_name="Lobby Screens")
+    put = fixture("okta/put-with-roles", id=created["id"], role_id=lobby, role_name="Lobby Screens")
+    with capture_logs() as logs:
+        patched = await client.patch(f"/Users/{created['id']}", json=grant)
+        replaced = await client.put(f"/Users/{created['id']}", json=put)
+    assert patched.status_code == replaced.status_code == 200
+    assert store.get_user(created["id"])["user_group_ids"] == []
+    patch_outcome, put_outcome = [e for e in logs if e["event"] == "request"]
+    assert patch_outcome["quirks"] == ["roles_disabled_ignored"]
+    assert sorted(put_outcome["quirks"]) == [
+        "roles_disabled_ignored",
+        "unstorable_attribute_dropped",  # displayName, which is not a role
+    ]
+    [dropped] = [e for e in logs if e["event"] == "attributes_dropped"]
+    assert dropped["attributes"] == ["displayName"]

@@ -17,6 +17,8 @@ pytestmark = pytest.mark.anyio
         "/users?count=1",
         "/USERS?count=1",
         "/groups",
+        "/roles",
+        "/ROLES?count=1",
         "/serviceproviderconfig",
         "/schemas",
         "/resourcetypes",
@@ -34,6 +36,7 @@ async def test_a_lower_or_upper_cased_endpoint_is_served(
     assert event["route"].split("/")[3] in (
         "Users",
         "Groups",
+        "Roles",
         "ServiceProviderConfig",
         "Schemas",
         "ResourceTypes",

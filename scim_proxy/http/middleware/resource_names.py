@@ -16,6 +16,7 @@ _PREFIX = SCIM_PREFIX + "/"
 _NAMES = (
     "Users",
     "Groups",
+    "Roles",  # routed only with [roles] enabled; off, /roles is a 404 as /Roles is
     "ServiceProviderConfig",
     "Schemas",
     "ResourceTypes",

@@ -1,0 +1,91 @@
+"""Running the proxy under uvicorn: one process, or a supervisor of worker processes.
+
+``scim-proxy serve`` (cli.py) reads the settings and picks one of the two; ``scim-proxy
+demo`` (demo.py) runs one process beside the simulator with the same uvicorn options.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import structlog
+import uvicorn
+
+from .ops.config import CONFIG_ENV, Settings
+from .ops.metrics import MULTIPROC_ENV
+
+_LOOP = "uvloop" if sys.platform != "win32" else "asyncio"
+
+
+def uvicorn_config(
+    app: object, host: str, port: int, settings: Settings | None = None
+) -> uvicorn.Config:
+    """uvicorn's options for one in-process server of ``app``."""
+    server = (settings or Settings()).server
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        loop=_LOOP,
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+        # The app takes X-Forwarded-* from auth.trusted_proxies itself (http/app.py).
+        proxy_headers=False,
+        timeout_keep_alive=max(1, round(server.keep_alive_seconds)),
+        # SIGTERM: stop accepting, let in-flight requests finish, then exit.
+        timeout_graceful_shutdown=max(1, round(server.shutdown_grace_seconds)),
+    )
+
+
+def warn_if_insecure(settings: Settings) -> None:
+    """Say loudly, in the log and on stderr, that TelemetryTV's certificate is not verified."""
+    if settings.upstream.insecure_skip_tls_verify:
+        message = (
+            "upstream.insecure_skip_tls_verify is ON: TelemetryTV's TLS certificate is NOT "
+            "verified, so the API token can be intercepted. Use this only against a test upstream."
+        )
+        structlog.get_logger("scim_proxy").warning("tls_verification_disabled", detail=message)
+        print(f"scim-proxy: WARNING: {message}", file=sys.stderr, flush=True)
+
+
+def serve_workers(settings: Settings, config_path: str | None) -> int:
+    """Run ``settings.server.workers`` processes; each loads the same settings."""
+    # Workers read their settings from the environment: pass on what flags changed.
+    overrides = {
+        "SCIM_PROXY_SERVER_HOST": settings.server.host,
+        "SCIM_PROXY_SERVER_PORT": str(settings.server.port),
+        "SCIM_PROXY_SERVER_WORKERS": str(settings.server.workers),
+        "SCIM_PROXY_UPSTREAM_BASE_URL": settings.upstream.base_url,
+    }
+    if config_path:
+        overrides[CONFIG_ENV] = str(Path(config_path).resolve())
+    os.environ.update(overrides)
+    # Every worker writes its metrics here; /metrics sums them (ops/metrics.py).
+    os.environ.setdefault(MULTIPROC_ENV, tempfile.mkdtemp(prefix="scim-proxy-metrics-"))
+    server = settings.server
+    started = time.monotonic()
+    uvicorn.run(
+        "scim_proxy.http.app:create_app_from_environment",
+        factory=True,
+        host=server.host,
+        port=server.port,
+        workers=server.workers,
+        loop=_LOOP,
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        proxy_headers=False,
+        timeout_keep_alive=max(1, round(server.keep_alive_seconds)),
+        timeout_graceful_shutdown=max(1, round(server.shutdown_grace_seconds)),
+    )
+    # Each worker drains its own requests; the supervisor only sees them all exit.
+    structlog.get_logger("scim_proxy.lifecycle").info(
+        "shutdown", workers=server.workers, uptime_seconds=round(time.monotonic() - started, 3)
+    )
+    return 0
