@@ -37,7 +37,7 @@ def _users(request: Request, operation: str) -> UserProvisioning:
     roles = None
     if state.settings.roles.enabled:
         roles = UserRoles(
-            session, state.group_names, token_key(request), membership_writer(request)
+            session, state.group_names, token_key(request), membership_writer(request, session)
         )
     return UserProvisioning(session, state.settings, scim_base_url(request), roles)
 
