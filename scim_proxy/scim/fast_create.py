@@ -87,6 +87,7 @@ def _emails(value: Any) -> list[UserEmail] | None:
     if type(value) is not list or not value:
         return None
     emails: list[UserEmail] = []
+    primaries = 0
     for entry in value:
         if type(entry) is not dict or not entry:
             return None
@@ -94,5 +95,7 @@ def _emails(value: Any) -> list[UserEmail] | None:
             kind = _EMAIL_FIELDS.get(key)
             if kind is None or type(part) is not kind:
                 return None
+        primaries += entry.get("primary") is True
         emails.append(UserEmail.model_construct(**entry))
-    return emails
+    # RFC 7643 allows one primary address; scim2-models refuses more.
+    return emails if primaries <= 1 else None

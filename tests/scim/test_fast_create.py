@@ -101,7 +101,7 @@ def _same(fast: Any, slow: Any) -> None:
         assert fast == slow
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(any_bodies)
 def test_a_body_read_fast_is_the_user_scim2_models_reads(body: dict[str, Any]) -> None:
     fast = read_new_user(body)
@@ -112,7 +112,7 @@ def test_a_body_read_fast_is_the_user_scim2_models_reads(body: dict[str, Any]) -
     _same(fast, slow)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(any_bodies)
 def test_a_body_scim2_models_refuses_is_never_read_fast(body: dict[str, Any]) -> None:
     try:
