@@ -51,10 +51,18 @@ def upstream_session(request: Request) -> TelemetryTVSession:
     return state.upstream.session(token)
 
 
-def membership_writer(request: Request) -> MembershipWriter:
-    """The coordinated writer of users' group lists, acting with this request's token."""
+def membership_writer(
+    request: Request, session: TelemetryTVSession | None = None
+) -> MembershipWriter:
+    """The coordinated writer of users' group lists, acting with this request's token.
+
+    ``session``: the request's upstream session if one is open already (a second one
+    would only parse and fingerprint the same token again).
+    """
     state = proxy_state(request)
-    return MembershipWriter(upstream_session(request), state.settings.groups, state.coordinator)
+    return MembershipWriter(
+        session or upstream_session(request), state.settings.groups, state.coordinator
+    )
 
 
 _base_urls: dict[tuple[object, ...], str] = {}

@@ -10,7 +10,8 @@ from scim2_models import Context, PatchOp, Resource, ResponseParameters, SCIMExc
 from ..ops.context import note_quirk
 from .dropped import note_dropped
 from .errors import ScimError
-from .models import GROUP_SCHEMA, IDP_POLICY, PATCH_OP_SCHEMA, USER_SCHEMA
+from .fast_create import read_new_user
+from .models import GROUP_SCHEMA, IDP_POLICY, PATCH_OP_SCHEMA, USER_SCHEMA, User
 
 R = TypeVar("R", bound=Resource[Any])
 
@@ -37,6 +38,19 @@ def read_resource(model: type[R], body: dict[str, Any], *, replacing: bool) -> R
     except SCIMException as exc:
         raise ScimError.from_scim_exception(exc) from exc
     note_dropped(model.__name__, body)
+    return resource
+
+
+def read_user_creation(body: dict[str, Any]) -> User:
+    """A POST /Users body: the common shape read directly, anything else validated.
+
+    The direct reading (:func:`~scim_proxy.scim.fast_create.read_new_user`) gives the
+    user scim2-models would; what it does not recognise, scim2-models reads and refuses.
+    """
+    resource = read_new_user(body)
+    if resource is None:
+        return read_resource(User, body, replacing=False)
+    note_dropped("User", body)
     return resource
 
 

@@ -44,7 +44,10 @@ def user_document(
     if created is not None:
         meta["created"] = _timestamp(created)
     if last_modified is not None:
-        meta["lastModified"] = _timestamp(last_modified)
+        # The same object when the upstream gave one text for both (never-updated users).
+        meta["lastModified"] = (
+            meta["created"] if last_modified is created else _timestamp(last_modified)
+        )
     meta["location"] = f"{base_url}/Users/{id}"
     body: dict[str, Any] = {"schemas": [USER_SCHEMA], "id": id, "meta": meta, "userName": user_name}
     name = {}

@@ -52,20 +52,31 @@ def _text(obj: Mapping[str, Any], key: str) -> str:
 
 def user_from_json(obj: Any) -> DirectoryUser:
     """Build a user from TelemetryTV's user object."""
-    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
+    # Read once per user of every page: plain lookups rather than helpers (a page of 100
+    # users builds 100 of these, docs/performance.md).
+    if not isinstance(obj, dict):
         raise BadResponse("TelemetryTV returned a user without an id")
-    group_ids = obj.get("user_group_ids")
+    get = obj.get
+    user_id = get("id")
+    if not isinstance(user_id, str) or not user_id:
+        raise BadResponse("TelemetryTV returned a user without an id")
+    email, first, last = get("email"), get("first_name"), get("last_name")
+    group_ids = get("user_group_ids")
+    created_at, updated_at = get("created_at"), get("updated_at")
+    created = parse_timestamp(created_at)
+    # Never-updated users carry the same text twice: parse it once (the same object).
+    updated = created if updated_at == created_at else parse_timestamp(updated_at)
     return DirectoryUser(
-        id=obj["id"],
-        email=_text(obj, "email"),
-        given_name=_text(obj, "first_name"),
-        family_name=_text(obj, "last_name"),
-        disabled=obj.get("disabled") is True,
+        id=user_id,
+        email=email if isinstance(email, str) else "",
+        given_name=first if isinstance(first, str) else "",
+        family_name=last if isinstance(last, str) else "",
+        disabled=get("disabled") is True,
         group_ids=tuple(g for g in group_ids if isinstance(g, str))
-        if isinstance(group_ids, list)
+        if isinstance(group_ids, list) and group_ids
         else (),
-        created=parse_timestamp(obj.get("created_at")),
-        last_modified=parse_timestamp(obj.get("updated_at")),
+        created=created,
+        last_modified=updated,
     )
 
 

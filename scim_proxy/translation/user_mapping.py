@@ -95,13 +95,13 @@ def user_document(
     Built without models, for the reads every import and lookup makes (a page of 100
     users would otherwise build 600 models); tests hold the two equal.
     """
-    full_name = " ".join(part for part in (user.given_name, user.family_name) if part)
+    given, family = user.given_name, user.family_name
     return scim_render.user_document(
         id=user.id,
         user_name=user.email,
-        given_name=user.given_name or None,
-        family_name=user.family_name or None,
-        display_name=full_name or user.email,
+        given_name=given or None,
+        family_name=family or None,
+        display_name=display_name(user),
         active=not user.disabled,
         email=user.email,
         group_ids=user.group_ids,
@@ -114,8 +114,11 @@ def user_document(
 
 def display_name(user: DirectoryUser) -> str:
     """The user's ``displayName``: given and family name, else the email."""
-    full_name = " ".join(part for part in (user.given_name, user.family_name) if part)
-    return full_name or user.email
+    given, family = user.given_name, user.family_name
+    # " ".join of the non-empty parts, without building a generator per user.
+    if given and family:
+        return f"{given} {family}"
+    return given or family or user.email
 
 
 def chosen_email(resource: User) -> str | None:

@@ -7,12 +7,15 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scim_proxy.telemetrytv import BadResponse
 from scim_proxy.telemetrytv.wire import (
     TOTAL_HEADER,
     group_from_json,
     parse_retry_after,
+    parse_timestamp,
     parse_total,
     user_from_json,
 )
@@ -217,3 +220,23 @@ def test_total_is_read_from_the_paging_header(
 @pytest.mark.parametrize("raw", ["1_000", "+3", "\u0661\u0662"])
 def test_total_that_is_not_plain_digits_is_unreadable(raw: str) -> None:
     assert parse_total({TOTAL_HEADER: raw}) is None
+
+
+timestamp_texts = st.one_of(
+    st.sampled_from(["", "not a time", "2024-01-02T03:04:05Z", "2024-01-02T03:04:05.5+02:00"]),
+    st.datetimes(timezones=st.one_of(st.none(), st.timezones())).map(datetime.isoformat),
+    st.none(),
+    st.integers(),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(timestamp_texts, timestamp_texts, st.booleans())
+def test_user_timestamps_read_as_each_text_alone(created: Any, updated: Any, same: bool) -> None:
+    # One text given twice is parsed once; the result must not differ from two parses.
+    updated = created if same else updated
+    user = user_from_json({"id": "u1", "created_at": created, "updated_at": updated})
+    assert user.created == parse_timestamp(created)
+    assert user.last_modified == parse_timestamp(updated)
+    if user.last_modified is not None:
+        assert user.last_modified.utcoffset() == parse_timestamp(updated).utcoffset()

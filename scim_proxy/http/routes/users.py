@@ -14,7 +14,7 @@ from ...ops.context import note_operation, note_quirk
 from ...scim.messages import list_response
 from ...scim.models import USER_READ_ONLY, User
 from ...scim.params import response_parameters
-from ...scim.payloads import read_patch, read_resource
+from ...scim.payloads import read_patch, read_resource, read_user_creation
 from ...scim.role_operations import echoed_group_ids, split_role_operations, without_roles
 from ...translation.roles import UserRoles
 from ...translation.users import UserProvisioning
@@ -37,7 +37,7 @@ def _users(request: Request, operation: str) -> UserProvisioning:
     roles = None
     if state.settings.roles.enabled:
         roles = UserRoles(
-            session, state.group_names, token_key(request), membership_writer(request)
+            session, state.group_names, token_key(request), membership_writer(request, session)
         )
     return UserProvisioning(session, state.settings, scim_base_url(request), roles)
 
@@ -80,7 +80,7 @@ async def list_users(request: Request) -> Response:
 async def create_user(request: Request) -> Response:
     """POST /Users: create a user; 201 with the user and its Location."""
     users = _users(request, "create")
-    resource = read_resource(User, await _body(request, users), replacing=False)
+    resource = read_user_creation(await _body(request, users))
     created = await users.create(resource)
     return await _user_response(request, users, created, Context.RESOURCE_CREATION_RESPONSE, 201)
 
