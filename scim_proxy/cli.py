@@ -182,9 +182,14 @@ def token_sha256(args: argparse.Namespace) -> int:
         text = sys.stdin.read()
     token = text.strip()
     if not well_formed_token(token):
+        scheme, _, rest = token.partition(" ")
+        if scheme.lower() in ("bearer", "token", "basic") and well_formed_token(rest.strip()):
+            problem = f"give the token alone, without the '{scheme} ' prefix"
+        else:
+            problem = "stdin holds no token (one line of visible ASCII)"
         print(
-            "scim-proxy token-sha256: stdin holds no token (one line of visible ASCII, "
-            "e.g. `scim-proxy token-sha256 < token-file`)",
+            f"scim-proxy token-sha256: {problem}; type it at the prompt, or "
+            "`scim-proxy token-sha256 < file-holding-the-token`",
             file=sys.stderr,
         )
         return 2
@@ -200,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"scim-proxy {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve_cmd = commands.add_parser("serve", help="run the proxy")
+    serve_cmd = commands.add_parser("serve", help="run the proxy", description="run the proxy")
     serve_cmd.add_argument("--config", help="TOML configuration file (default $SCIM_PROXY_CONFIG)")
     serve_cmd.add_argument("--host", help="address to listen on (server.host)")
     serve_cmd.add_argument("--port", type=int, help="port to listen on (server.port)")
@@ -208,7 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--workers", type=int, help="worker processes (server.workers)")
     serve_cmd.set_defaults(handler=serve)
 
-    demo_cmd = commands.add_parser("demo", help="run the simulator and the proxy together")
+    demo_cmd = commands.add_parser(
+        "demo",
+        help="run the simulator and the proxy together",
+        description="run the simulator and the proxy together",
+    )
     demo_cmd.add_argument("--config", help="TOML configuration file for the proxy")
     demo_cmd.add_argument("--host", default="127.0.0.1", help="proxy address (127.0.0.1)")
     demo_cmd.add_argument("--port", type=int, default=8080, help="proxy port (8080)")
@@ -218,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd.set_defaults(handler=demo)
 
     check_cmd = commands.add_parser(
-        "check", help="probe a TelemetryTV account against the contract (reads only)"
+        "check",
+        help="probe a TelemetryTV account against the contract (reads only)",
+        description="probe a TelemetryTV account against the contract (reads only)",
     )
     check_cmd.add_argument("--token", help="the account's API token ($SCIM_PROXY_CHECK_TOKEN)")
     check_cmd.add_argument("--upstream", help="TelemetryTV API base URL (upstream.base_url)")
@@ -228,10 +239,17 @@ def build_parser() -> argparse.ArgumentParser:
     digest_cmd = commands.add_parser(
         "token-sha256",
         help="print the SHA-256 of the API token read from stdin (for auth.allowed_token_sha256)",
+        description="print the SHA-256 of the API token read from stdin (for "
+        "auth.allowed_token_sha256): type it at the prompt (not echoed), or redirect a file "
+        "holding it; never give it as an argument",
     )
     digest_cmd.set_defaults(handler=token_sha256)
 
-    sim_cmd = commands.add_parser("simulator", help="run the TelemetryTV simulator alone")
+    sim_cmd = commands.add_parser(
+        "simulator",
+        help="run the TelemetryTV simulator alone",
+        description="run the TelemetryTV simulator alone",
+    )
     sim_cmd.add_argument("--host", default="127.0.0.1", help="address (127.0.0.1)")
     sim_cmd.add_argument("--port", type=int, default=8081, help="port (8081)")
     sim_cmd.add_argument(

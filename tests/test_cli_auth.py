@@ -43,6 +43,13 @@ def test_token_sha256_never_takes_the_token_from_the_command_line() -> None:
     assert run("token-sha256", stdin="").returncode == 2
 
 
+def test_token_sha256_says_to_leave_off_an_authorization_scheme() -> None:
+    result = run("token-sha256", stdin=f"Bearer {TOKEN}\n")
+    assert result.returncode == 2
+    assert "without the 'Bearer ' prefix" in result.stderr
+    assert TOKEN not in result.stderr + result.stdout
+
+
 def test_check_says_whether_the_allowlist_is_set_and_holds_the_token() -> None:
     port = free_port()
     simulator = start("simulator", "--port", str(port), "--token", TOKEN, "--users", "2")
