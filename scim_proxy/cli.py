@@ -20,7 +20,7 @@ from .ops.lifecycle import (
     url_without_credentials,
 )
 from .ops.logging import configure_logging
-from .serving import serve_workers, uvicorn_config, warn_if_insecure
+from .serving import freeze_startup_objects, serve_workers, uvicorn_config, warn_if_insecure
 from .simulator.faults import FAULT_KINDS
 from .telemetrytv.probe import Finding
 
@@ -57,6 +57,8 @@ def serve(args: argparse.Namespace) -> int:
         return serve_workers(settings, args.config)
     app = create_app(settings)
     config = uvicorn_config(app, settings.server.host, settings.server.port, settings)
+    # As each of several workers does (create_app_from_environment).
+    freeze_startup_objects()
     DrainLoggingServer(config).run()
     return 0
 

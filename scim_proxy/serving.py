@@ -6,6 +6,7 @@ demo`` (demo.py) runs one process beside the simulator with the same uvicorn opt
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
@@ -41,6 +42,19 @@ def uvicorn_config(
         # SIGTERM: stop accepting, let in-flight requests finish, then exit.
         timeout_graceful_shutdown=max(1, round(server.shutdown_grace_seconds)),
     )
+
+
+def freeze_startup_objects() -> None:
+    """Keep everything built before serving out of the garbage collector's passes.
+
+    Modules, scim2-models' schemas and the app live as long as the process; left in the
+    collector's generations, every full pass walks them all again (about twice the
+    forwarder's heap). Measured under load with one process: the collector took about
+    64 µs of CPU per GET by id against the forwarder's 26 (docs/performance.md). Garbage
+    left over from start-up is collected first, so that none of it is kept for good.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def warn_if_insecure(settings: Settings) -> None:
