@@ -17,9 +17,9 @@ from .ops.lifecycle import (
     DrainLoggingServer,
     config_source,
     log_startup,
-    url_without_credentials,
 )
 from .ops.logging import configure_logging
+from .ops.redaction import url_without_credentials
 from .serving import freeze_startup_objects, serve_workers, uvicorn_config, warn_if_insecure
 from .simulator.faults import FAULT_KINDS
 from .telemetrytv.probe import Finding

@@ -12,7 +12,6 @@ import time
 from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 import uvicorn
@@ -26,26 +25,9 @@ from .config import (
     coordination_mode,
     redis_url_for_logs,
 )
+from .redaction import url_without_credentials
 
 log = structlog.get_logger("scim_proxy.lifecycle")
-
-
-def url_without_credentials(url: str) -> str:
-    """``url`` with any ``user:password@`` removed, safe to log."""
-    if not url:
-        return url
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "(unparsable URL)"
-    if "@" not in parts.netloc:
-        return url
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if port is None else f"{host}:{port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def config_source(

@@ -1,14 +1,16 @@
-"""What of an error's ``detail`` the ``request`` event may carry.
+"""What may be logged of an error's ``detail`` and of a URL.
 
 A SCIM error's detail is written for the identity admin and may name the value that
 failed (an email TelemetryTV found taken, a piece of a filter). Logs carry names and
 hashes, not personal values, unless ``logging.include_values`` is on: the value-free
 variant the error provides is logged instead, and any email address left is masked.
+URLs are logged without credentials (a Redis URL only as ``scheme://host:port/db``).
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from .context import RequestStats
 
@@ -28,3 +30,44 @@ def logged_detail(stats: RequestStats, include_values: bool) -> str | None:
     if include_values:
         return stats.error_detail
     return mask_emails(stats.error_log_detail or stats.error_detail)
+
+
+def _server(parts: SplitResult) -> str:
+    """``host[:port]`` of a split URL, an IPv6 host in brackets; no credentials."""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return host if parts.port is None else f"{host}:{parts.port}"
+
+
+def url_without_credentials(url: str) -> str:
+    """``url`` with any ``user:password@`` removed, safe to log."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        server = _server(parts)
+    except ValueError:
+        return "(unparsable URL)"
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit((parts.scheme, server, parts.path, parts.query, parts.fragment))
+
+
+def redis_url_for_logs(url: str) -> str:
+    """``scheme://host:port/db`` of a Redis URL, safe to log or show.
+
+    Never the user or password (``redis://:pw@host``), never the query (redis-py reads
+    ``?password=`` there too), never a fragment: only what names the server and database.
+    """
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        server = _server(parts)
+    except ValueError:
+        return "(unparsable URL)"
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}"
+    db = parts.path if parts.path.strip("/").isdigit() else ""
+    return f"{parts.scheme}://{server}{db}"

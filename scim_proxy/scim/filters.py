@@ -90,6 +90,33 @@ def user_name_eq(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+def equality_values(node: FilterNode, attributes: tuple[str, ...]) -> list[str] | None:
+    """The values a value filter selects exactly: ``<attribute> eq "x"`` terms joined by
+    ``or``, for attributes among ``attributes`` (lower case); None for anything else.
+
+    An ``and``, another attribute or another operator could select fewer entries than its
+    equality terms name, so the caller refuses it rather than over-apply it.
+    """
+    if isinstance(node, Comparison):
+        if (
+            node.attr_path.attr.lower() in attributes
+            and node.attr_path.sub_attr is None
+            and node.op is CompareOperator.eq
+            and isinstance(node.value, str)
+        ):
+            return [node.value]
+        return None
+    if isinstance(node, LogicalExpr) and node.op is LogicalOperator.or_:
+        values: list[str] = []
+        for term in node.terms:
+            found = equality_values(term, attributes)
+            if found is None:
+                return None
+            values += found
+        return values
+    return None
+
+
 def same_string(filter_value: str, value: str) -> bool:
     """Whether a case-insensitive SCIM ``eq`` holds, as scim2-models decides it."""
     return filter_value.lower() == value.lower()

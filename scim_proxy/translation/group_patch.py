@@ -14,14 +14,11 @@ from typing import Any
 
 from scim2_models import PatchOp, PatchOperation
 from scim2_models.path.expressions import (
-    CompareOperator,
-    Comparison,
     FilterNode,
-    LogicalExpr,
-    LogicalOperator,
 )
 
 from ..scim.errors import ScimError, invalid_value
+from ..scim.filters import equality_values
 from ..scim.models import GROUP_SCHEMA, Group
 
 
@@ -84,24 +81,7 @@ def _member_values(node: FilterNode) -> list[str] | None:
     Anything else (an ``and``, another attribute) could select fewer members than its
     equality terms name, so it is refused rather than over-applied.
     """
-    if isinstance(node, Comparison):
-        attribute = node.attr_path.attr.lower()
-        if (
-            attribute == "value"
-            and node.attr_path.sub_attr is None
-            and (node.op is CompareOperator.eq and isinstance(node.value, str))
-        ):
-            return [node.value]
-        return None
-    if isinstance(node, LogicalExpr) and node.op is LogicalOperator.or_:
-        values: list[str] = []
-        for term in node.terms:
-            found = _member_values(term)
-            if found is None:
-                return None
-            values += found
-        return values
-    return None
+    return equality_values(node, ("value",))
 
 
 def _sub_attribute_path() -> ScimError:

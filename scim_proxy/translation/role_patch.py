@@ -31,12 +31,11 @@ from scim2_models.path.expressions import (
     CompareOperator,
     Comparison,
     FilterNode,
-    LogicalExpr,
-    LogicalOperator,
 )
 
 from ..ops.context import note_quirk
 from ..scim.errors import ScimError, invalid_value
+from ..scim.filters import equality_values
 from ..scim.models import User
 
 StepKind = Literal["add", "remove", "replace"]
@@ -87,25 +86,7 @@ def role_refs(value: Any) -> tuple[str, ...]:
 
 def _selected(node: FilterNode) -> list[str] | None:
     """The roles a filter names exactly: ``value eq`` / ``display eq`` terms joined by ``or``."""
-    if isinstance(node, Comparison):
-        attribute = node.attr_path.attr.lower()
-        if (
-            attribute in ("value", "display")
-            and node.attr_path.sub_attr is None
-            and node.op is CompareOperator.eq
-            and isinstance(node.value, str)
-        ):
-            return [node.value]
-        return None
-    if isinstance(node, LogicalExpr) and node.op is LogicalOperator.or_:
-        values: list[str] = []
-        for term in node.terms:
-            found = _selected(term)
-            if found is None:
-                return None
-            values += found
-        return values
-    return None
+    return equality_values(node, ("value", "display"))
 
 
 def _is_primary_filter(node: FilterNode) -> bool:

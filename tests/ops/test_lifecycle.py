@@ -8,8 +8,9 @@ from structlog.testing import capture_logs
 
 from scim_proxy import __version__
 from scim_proxy.ops.config import load_settings
-from scim_proxy.ops.lifecycle import config_source, log_startup, url_without_credentials
+from scim_proxy.ops.lifecycle import config_source, log_startup
 from scim_proxy.ops.logging import use_colour
+from scim_proxy.ops.redaction import url_without_credentials
 
 SECRETS = ("scrape-s3cret", "fp-s3cret", "hunter2", "alice")
 

@@ -1,7 +1,8 @@
 """Configuration: the settings (``sections``), how they are read (``loading``) and checked
 (``validation``). Import from here; the split is for readers, not callers."""
 
-from .coordination import Coordination, coordination_mode, redis_url_for_logs
+from ..redaction import redis_url_for_logs
+from .coordination import Coordination, coordination_mode
 from .loading import CONFIG_ENV, ENV_PREFIX, load_settings, naming_variables
 from .sections import (
     AuthScheme,

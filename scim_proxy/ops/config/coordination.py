@@ -9,6 +9,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from ..redaction import redis_url_for_logs
+
 if TYPE_CHECKING:
     from .sections import Settings
 
@@ -35,29 +37,6 @@ def coordination_mode(settings: Settings) -> Coordination:
     if mode is Coordination.auto:
         return Coordination.redis if settings.groups.redis_url else Coordination.verify
     return mode
-
-
-def redis_url_for_logs(url: str) -> str:
-    """``scheme://host:port/db`` of a Redis URL, safe to log or show.
-
-    Never the user or password (``redis://:pw@host``), never the query (redis-py reads
-    ``?password=`` there too), never a fragment: only what names the server and database.
-    """
-    if not url:
-        return url
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "(unparsable URL)"
-    if parts.scheme == "unix":
-        return f"unix://{parts.path}"
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if port is None else f"{host}:{port}"
-    db = parts.path if parts.path.strip("/").isdigit() else ""
-    return f"{parts.scheme}://{netloc}{db}"
 
 
 def check_coordination(settings: Settings) -> None:
