@@ -32,23 +32,25 @@ def logged_detail(stats: RequestStats, include_values: bool) -> str | None:
     return mask_emails(stats.error_log_detail or stats.error_detail)
 
 
-def _server(parts: SplitResult) -> str:
-    """``host[:port]`` of a split URL, an IPv6 host in brackets; no credentials."""
-    host = parts.hostname or ""
+def _split(url: str) -> tuple[SplitResult, str] | None:
+    """The split URL and its ``host[:port]`` (IPv6 in brackets, no credentials); None if
+    it cannot be parsed."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return None
     if ":" in host:
         host = f"[{host}]"
-    return host if parts.port is None else f"{host}:{parts.port}"
+    return parts, host if port is None else f"{host}:{port}"
 
 
 def url_without_credentials(url: str) -> str:
     """``url`` with any ``user:password@`` removed, safe to log."""
-    if not url:
-        return url
-    try:
-        parts = urlsplit(url)
-        server = _server(parts)
-    except ValueError:
-        return "(unparsable URL)"
+    if not url or (split := _split(url)) is None:
+        return url and "(unparsable URL)"
+    parts, server = split
     if "@" not in parts.netloc:
         return url
     return urlunsplit((parts.scheme, server, parts.path, parts.query, parts.fragment))
@@ -60,13 +62,9 @@ def redis_url_for_logs(url: str) -> str:
     Never the user or password (``redis://:pw@host``), never the query (redis-py reads
     ``?password=`` there too), never a fragment: only what names the server and database.
     """
-    if not url:
-        return url
-    try:
-        parts = urlsplit(url)
-        server = _server(parts)
-    except ValueError:
-        return "(unparsable URL)"
+    if not url or (split := _split(url)) is None:
+        return url and "(unparsable URL)"
+    parts, server = split
     if parts.scheme == "unix":
         return f"unix://{parts.path}"
     db = parts.path if parts.path.strip("/").isdigit() else ""

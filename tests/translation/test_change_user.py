@@ -27,6 +27,7 @@ from scim_proxy.translation.memberships import MembershipWriter
 from scim_proxy.translation.redis_locks import LOCK_PREFIX, RedisLocks
 from tests.conftest import TOKEN, proxy_settings
 from tests.redis_server import RedisServer
+from tests.translation.memberships import groups_of, seeded_user_and_groups
 
 pytestmark = pytest.mark.anyio
 
@@ -70,13 +71,7 @@ async def writer(
 @pytest.fixture
 def user_and_groups(store: SimulatorStore) -> tuple[str, list[str]]:
     """A seeded user and four groups."""
-    users, _ = store.list_users(page=1, per_page=10)
-    user_id = next(u["id"] for u in users if u["id"] != store.owner_id)
-    return user_id, [store.create_group({"name": f"G{i}"})["id"] for i in range(4)]
-
-
-def _groups(store: SimulatorStore, user_id: str) -> set[str]:
-    return set(store.get_user(user_id)["user_group_ids"])
+    return seeded_user_and_groups(store, 4)
 
 
 async def test_add_remove_and_exactly_put_the_list_in_place(
@@ -85,14 +80,14 @@ async def test_add_remove_and_exactly_put_the_list_in_place(
     user_id, (a, b, c, d) = user_and_groups
     members = writer()
     user = await members.change_user(user_id, add=[a, b, c])
-    assert set(user.group_ids) == {a, b, c} == _groups(store, user_id)
+    assert set(user.group_ids) == {a, b, c} == groups_of(store, user_id)
     user = await members.change_user(user_id, add=[d], remove=[a])
-    assert set(user.group_ids) == {b, c, d} == _groups(store, user_id)
+    assert set(user.group_ids) == {b, c, d} == groups_of(store, user_id)
     user = await members.change_user(user_id, exactly=[a, d])
-    assert set(user.group_ids) == {a, d} == _groups(store, user_id)
+    assert set(user.group_ids) == {a, d} == groups_of(store, user_id)
     user = await members.change_user(user_id, exactly=[])
     assert user.group_ids == ()
-    assert _groups(store, user_id) == set()
+    assert groups_of(store, user_id) == set()
 
 
 async def test_a_known_read_is_used_and_an_unknown_user_raises_not_found(
@@ -102,7 +97,7 @@ async def test_a_known_read_is_used_and_an_unknown_user_raises_not_found(
     members = writer()
     known = await members.validate([user_id])
     user = await members.change_user(user_id, add=groups[:1], known=known[user_id])
-    assert set(user.group_ids) == {groups[0]} == _groups(store, user_id)
+    assert set(user.group_ids) == {groups[0]} == groups_of(store, user_id)
     with pytest.raises(NotFound):
         await members.change_user("no-such-user", add=groups[:1])
 
@@ -121,11 +116,11 @@ async def test_concurrent_changes_of_one_user_from_two_replicas_all_land(
         *(replicas[i % 2].change_user(user_id, add=[g]) for i, g in enumerate(groups)),
         *(replicas[i % 2].change_user(user_id, add=[g]) for i, g in enumerate(groups)),
     )
-    assert _groups(store, user_id) == set(groups)
+    assert groups_of(store, user_id) == set(groups)
     await asyncio.gather(
         *(replicas[i % 2].change_user(user_id, remove=[g]) for i, g in enumerate(groups[:2]))
     )
-    assert _groups(store, user_id) == set(groups[2:])
+    assert groups_of(store, user_id) == set(groups[2:])
 
 
 class FailingWrites(httpx.AsyncBaseTransport):
@@ -152,7 +147,7 @@ async def test_a_change_that_cannot_be_put_in_place_raises_a_scim_error(
         await members.change_user(user_id, add=groups[:1])
     assert raised.value.status in (502, 503)
     assert "Send the request again" in raised.value.detail
-    assert _groups(store, user_id) == set()
+    assert groups_of(store, user_id) == set()
 
 
 @pytest.mark.parametrize("settings", ["redis"], indirect=True)
@@ -249,7 +244,7 @@ async def test_a_lock_lost_before_the_write_hands_the_change_to_verify(
     members = writer(transport=LockStolenOnRead(simulator, redis_server.url))
     with capture_logs() as logs:
         user = await members.change_user(user_id, add=groups[:2])
-    assert set(user.group_ids) == set(groups[:2]) == _groups(store, user_id)
+    assert set(user.group_ids) == set(groups[:2]) == groups_of(store, user_id)
     [fallback] = [e for e in logs if e["event"] == "coordination_fallback"]
     assert fallback["kind"] == "lock_lost"
 

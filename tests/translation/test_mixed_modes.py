@@ -26,6 +26,7 @@ from scim_proxy.translation.memberships import MembershipWriter
 from scim_proxy.translation.redis_locks import LOCK_PREFIX
 from tests.conftest import TOKEN, proxy_settings
 from tests.redis_server import RedisServer
+from tests.translation.memberships import groups_of, seeded_user_and_groups
 
 pytestmark = pytest.mark.anyio
 
@@ -70,13 +71,7 @@ def writer(simulator: Starlette, settings: Settings, coordinator: Coordinator) -
 
 @pytest.fixture
 def user_and_groups(store: SimulatorStore) -> tuple[str, list[str]]:
-    users, _ = store.list_users(page=1, per_page=10)
-    user_id = next(u["id"] for u in users if u["id"] != store.owner_id)
-    return user_id, [store.create_group({"name": f"G{i}"})["id"] for i in range(3)]
-
-
-def _groups(store: SimulatorStore, user_id: str) -> set[str]:
-    return set(store.get_user(user_id)["user_group_ids"])
+    return seeded_user_and_groups(store, 3)
 
 
 async def test_one_slow_redis_reply_is_retried_instead_of_falling_back(
@@ -92,7 +87,7 @@ async def test_one_slow_redis_reply_is_retried_instead_of_falling_back(
         await admin.execute_command("CLIENT", "PAUSE", "1500", "WRITE")
         with capture_logs() as logs:
             user = await writer().change_user(user_id, add=groups[:1])
-    assert set(user.group_ids) == set(groups[:1]) == _groups(store, user_id)
+    assert set(user.group_ids) == set(groups[:1]) == groups_of(store, user_id)
     events = [e["event"] for e in logs]
     assert "redis_call_retried" in events
     assert "coordination_fallback" not in events
@@ -123,7 +118,7 @@ async def test_a_lock_taken_while_validating_is_kept_apart_from_a_fallback_in_th
     # ...and Redis is back (the readiness probe ends the back-off) when the push writes.
     assert await redis.ping()
     await pushing.apply(groups[0], add=[user_id], known=known)
-    assert _groups(store, user_id) == {groups[0], groups[1]}, "the push undid the fallback"
+    assert groups_of(store, user_id) == {groups[0], groups[1]}, "the push undid the fallback"
 
 
 class WritesWhenOpened(httpx.AsyncBaseTransport):
@@ -170,7 +165,7 @@ async def test_a_validated_push_waits_for_a_fallback_writing_the_same_user_in_th
             raise AssertionError("the push kept its Redis lock while waiting")
     slow.opened.set()
     await asyncio.gather(fallback, push)
-    assert _groups(store, user_id) == {groups[0], groups[1]}
+    assert groups_of(store, user_id) == {groups[0], groups[1]}
 
 
 class UndoneAfterWrite(httpx.AsyncBaseTransport):
@@ -209,7 +204,7 @@ async def test_after_a_fallback_the_process_verifies_its_locked_writes_for_a_whi
     with capture_logs() as logs:
         user = await writer(late).change_user(user_id, add=groups[:1])
     assert late.landed
-    assert set(user.group_ids) == {groups[0], groups[2]} == _groups(store, user_id)
+    assert set(user.group_ids) == {groups[0], groups[2]} == groups_of(store, user_id)
     assert [e for e in logs if e["event"] == "membership_reapplied"]
     assert not [e for e in logs if e["event"] == "coordination_fallback"]
 
@@ -256,7 +251,7 @@ async def test_a_change_cancelled_after_its_write_was_sent_leaves_its_lock_to_ex
     task.cancel()  # e.g. uvicorn at the end of the shutdown grace
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert _groups(store, user_id) == set(groups[:1])
+    assert groups_of(store, user_id) == set(groups[:1])
     async with aioredis.Redis.from_url(redis_server.url) as redis:
         [lock] = await redis.keys(f"{LOCK_PREFIX}*")
         assert 0 < await redis.pttl(lock) <= 30_000
@@ -277,4 +272,4 @@ async def test_a_change_that_fell_back_is_verified_once_not_again_in_the_grace_p
     await writer().change_user(user_id, add=groups[:1])
     assert coordinator.in_grace()
     assert [method for method, _ in upstream_calls()] == ["GET", "PATCH", "GET"]
-    assert _groups(store, user_id) == set(groups[:1])
+    assert groups_of(store, user_id) == set(groups[:1])
