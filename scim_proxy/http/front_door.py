@@ -37,6 +37,8 @@ from .throttle import FailureThrottle
 log = structlog.get_logger("scim_proxy.request")
 
 _SCIM_HEADERS = (b"content-type", b"application/scim+json")
+_SENT_WHOLE = Response.__call__
+"""How Starlette sends a response held whole in memory (every response of the proxy)."""
 
 
 class FrontDoor:
@@ -112,7 +114,18 @@ class FrontDoor:
             # Every response is built for its request, so its header list is ours to extend.
             response.raw_headers.append(id_header)
             response_started = True
-            await response(scope, receive, send)
+            if type(response).__call__ is _SENT_WHOLE and response.background is None:
+                # What Response.__call__ does for a plain HTTP response, minus its frame.
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": status,
+                        "headers": response.raw_headers,
+                    }
+                )
+                await send({"type": "http.response.body", "body": response.body})
+            else:
+                await response(scope, receive, send)
         except Exception:
             log.exception("unhandled_error", method=scope["method"])
             if not response_started:
