@@ -1,4 +1,4 @@
-"""The ASGI application: routes, middleware, error handlers, upstream adapter."""
+"""The ASGI application: routes, the front door serving them, the upstream adapter."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from contextlib import asynccontextmanager
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.routing import Route
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ..ops.config import Settings
 from ..scim.errors import ScimError
@@ -22,9 +20,9 @@ from ..telemetrytv.client import AttemptPolicy, TelemetryTV
 from ..telemetrytv.retries import RetryingAttempts
 from ..telemetrytv.transport import build_http_client
 from ..translation.coordination import Coordinator
+from .dispatch import RouteTable
 from .errors import http_error_handler, scim_error_handler
-from .middleware.auth_guard import AuthGuardMiddleware
-from .middleware.request_context import RequestContextMiddleware
+from .front_door import FrontDoor
 from .routes import discovery, groups, health, roles, unsupported, users
 from .state import SCIM_PREFIX, ProxyState
 
@@ -86,11 +84,6 @@ def create_app(
         await state.upstream.aclose()
         await state.coordinator.aclose()
 
-    # One flat route table: a Mount with its own router costs a second routing pass on
-    # every request. Users and Groups first: routing tries each route's pattern in turn,
-    # and they carry nearly all traffic. The order changes no answer: the only paths two
-    # routes share are /Users/.search and /Groups/.search, POST-only in `unsupported`
-    # and never POST under /{id}, and a full match wins over an earlier partial one.
     scim_routes = [
         Route(f"{SCIM_PREFIX}{route.path}", route.endpoint, methods=route.methods)
         for route in (*users.routes, *groups.routes, *unsupported.routes, *discovery.routes)
@@ -100,28 +93,22 @@ def create_app(
             Route(f"{SCIM_PREFIX}{route.path}", route.endpoint, methods=route.methods)
             for route in roles.routes
         ]
+    routes = [*scim_routes, *health.routes]
     app = Starlette(
-        routes=[*scim_routes, *health.routes],
-        middleware=[
-            # The client address and scheme from X-Forwarded-* of trusted proxies only
-            # (uvicorn's own is turned off in `serve`, so the setting decides everywhere).
-            Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.auth.trusted_proxies)),
-            Middleware(
-                RequestContextMiddleware,
-                budget=settings.server.request_budget_seconds,
-                include_values=settings.logging.include_values,
-            ),
-            Middleware(
-                AuthGuardMiddleware,
-                settings=settings.auth,
-                fingerprint_key=settings.logging.fingerprint_key,
-                clock=clock,
-            ),
-        ],
+        routes=routes,
         exception_handlers={ScimError: scim_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False
+    # Every HTTP request is served by the front door, in one frame, rather than through
+    # Starlette's middleware stack and router (which serve the lifespan only); the routes
+    # stay registered on the app all the same (``app.routes``).
+    app.middleware_stack = FrontDoor(
+        routes=RouteTable(routes),
+        fallback=app.build_middleware_stack(),
+        settings=settings,
+        clock=clock,
+    )
     app.state.proxy = state
     return app
 

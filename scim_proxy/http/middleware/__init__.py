@@ -1,1 +1,2 @@
-"""ASGI middleware of the HTTP surface, one per module."""
+"""What the front door (``http/front_door.py``) does before routing: the auth guard, and
+the canonical spelling of resource endpoint names."""

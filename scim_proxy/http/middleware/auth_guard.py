@@ -1,8 +1,9 @@
 """The gate in front of the SCIM endpoints: the token allowlist and failed-auth throttling.
 
-Runs inside the request-context middleware (so its answers carry a request id and are
-logged as ``request`` events) and before routing, so that a refused or throttled request
-never reaches a route, let alone TelemetryTV.
+Called by the front door (``http/front_door.py``) once the request has its id and
+bookkeeping (so its answers carry a request id and are logged as ``request`` events) and
+before routing, so that a refused or throttled request never reaches a route, let alone
+TelemetryTV.
 
 - A token in ``auth.allowed_token_sha256`` goes straight through, whatever its address:
   the real IdP is never throttled.
@@ -16,8 +17,8 @@ never reaches a route, let alone TelemetryTV.
 - Every 401 (no or malformed ``Authorization``, not allowed, refused by TelemetryTV) counts
   toward the client address's throttling.
 
-The client address is ``scope["client"]``, which the proxy-headers middleware has already
-taken from ``X-Forwarded-For`` when the peer is one of ``auth.trusted_proxies``.
+The client address is ``scope["client"]``, which the front door has already taken from
+``X-Forwarded-For`` when the peer is one of ``auth.trusted_proxies`` (``http/forwarded.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import time
 from collections.abc import Callable
 
 import structlog
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from ...ops.config import AuthSettings
 from ...ops.context import request_stats
@@ -35,7 +36,6 @@ from ...ops.metrics import AUTH_REFUSALS
 from ...scim.errors import ScimError
 from ..allowlist import TokenAllowlist, token_sha256
 from ..auth import token_from_header, token_not_allowed
-from ..errors import render_scim_error
 from ..routes import health
 from ..throttle import BUSY, FailureThrottle, ProvenTokens, client_key
 
@@ -44,7 +44,7 @@ log = structlog.get_logger("scim_proxy.auth")
 DEFAULT_PATIENCE = 10.0
 """Seconds a request waits for an in-flight slot when it has no time budget."""
 
-_UNGUARDED = frozenset(route.path for route in health.routes)
+UNGUARDED = frozenset(route.path for route in health.routes)
 """``/healthz``, ``/readyz``, ``/metrics``: no TelemetryTV token (probes, scrapes). Every
 other path is guarded, so no spelling of a SCIM path can slip past the allowlist."""
 
@@ -91,18 +91,41 @@ def still_busy() -> ScimError:
     )
 
 
-class AuthGuardMiddleware:
-    """Refuses tokens outside the allowlist and throttles addresses that keep failing."""
+class Admission:
+    """One request's passage through the guard: what :meth:`AuthGuard.settle` needs after.
+
+    ``refusal`` set: the request is answered with it and goes no further (not settled).
+    ``waiting`` set: :meth:`AuthGuard.wait_turn` must be awaited before going on.
+    """
+
+    __slots__ = ("admitted", "allowlisted", "client", "header", "refusal", "token", "waiting")
+
+    def __init__(self, header: str | None, token: str | None, client: str | None) -> None:
+        self.header = header
+        self.token = token
+        self.client = client
+        self.admitted = True
+        """Whether the throttle gave it an in-flight slot (to be given back at settling)."""
+        self.allowlisted = False
+        self.waiting = False
+        self.refusal: ScimError | None = None
+
+
+class AuthGuard:
+    """Refuses tokens outside the allowlist and throttles addresses that keep failing.
+
+    Called by the front door (``http/front_door.py``) around each guarded request rather
+    than stacked as a middleware: :meth:`admit` before routing, :meth:`wait_turn` when it
+    says so, the endpoint, then :meth:`settle` with the status answered (0 if none).
+    """
 
     def __init__(
         self,
-        app: ASGIApp,
         *,
         settings: AuthSettings,
         fingerprint_key: str = "",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.app = app
         self.allowlist = TokenAllowlist(settings.allowed_token_sha256)
         self.throttle = (
             FailureThrottle(
@@ -117,84 +140,93 @@ class AuthGuardMiddleware:
         self.proven = ProvenTokens()
         self.fingerprint_key = fingerprint_key
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle one ASGI connection scope."""
-        if scope["type"] != "http" or scope["path"] in _UNGUARDED:
-            await self.app(scope, receive, send)
-            return
+    def admit(self, scope: Scope) -> Admission:
+        """Let the request of ``scope`` in, refuse it, or tell it to wait its turn."""
         header = _authorization(scope)
         token = _token(header)
-        digest: str | None = None
         if self.allowlist.enabled and token is not None:
             digest = token_sha256(token)
             if self.allowlist.allows_digest(digest):
                 # Never throttled; a 401 from TelemetryTV is still counted and logged.
-                if await self._forward(scope, receive, send) == 401:
-                    self._refused("upstream_rejected", token, client_key(_host(scope)))
-                return
-        client = client_key(_host(scope))
-        throttle = self.throttle
-        admitted = True
-        if throttle is not None:
-            wait = throttle.admit(client)
-            if wait == BUSY and digest is None and not self._proven(token):
-                # No failure from this address yet: wait for a slot rather than refuse.
-                wait = await throttle.wait_turn(client, _patience())
-                if wait == BUSY:
-                    await render_scim_error(still_busy())(scope, receive, send)
-                    return
-            if wait > 0 and not self._proven(token):
-                AUTH_REFUSALS.labels("throttled").inc()
-                await render_scim_error(throttled(wait))(scope, receive, send)
-                return
-            # A proven token passes a busy or throttled address without taking a slot, and
-            # a token outside the allowlist is refused without one.
-            admitted = wait == 0
-        if digest is not None:
+                admission = Admission(header, token, None)
+                admission.allowlisted = True
+                return admission
             # An allowlist is set and this token is not in it.
-            request_stats().token_fingerprint = self._fingerprint(token)
-            self._failed(client, "not_allowed", token, admitted)
-            await render_scim_error(token_not_allowed())(scope, receive, send)
+            admission = Admission(header, token, client_key(_host(scope)))
+            return self._throttled(admission, digest_known=True)
+        return self._throttled(Admission(header, token, client_key(_host(scope))), False)
+
+    def _throttled(self, admission: Admission, digest_known: bool) -> Admission:
+        throttle = self.throttle
+        if throttle is not None:
+            wait = throttle.admit(admission.client or "")
+            if wait == BUSY and not digest_known and not self._proven(admission.token):
+                # No failure from this address yet: wait for a slot rather than refuse.
+                admission.waiting = True
+                return admission
+            self._after_admit(admission, wait)
+            if admission.refusal is not None:
+                return admission
+        if digest_known:
+            self._not_allowed(admission)
+        return admission
+
+    async def wait_turn(self, admission: Admission) -> None:
+        """Wait for an in-flight slot (at most half the budget left); 503 if none comes."""
+        assert self.throttle is not None
+        wait = await self.throttle.wait_turn(admission.client or "", _patience())
+        admission.waiting = False
+        if wait == BUSY:
+            admission.refusal = still_busy()
             return
-        status = 0
-        try:
-            status = await self._forward(scope, receive, send)
-        finally:
+        self._after_admit(admission, wait)
+
+    def _after_admit(self, admission: Admission, wait: int) -> None:
+        if wait > 0 and not self._proven(admission.token):
+            AUTH_REFUSALS.labels("throttled").inc()
+            admission.refusal = throttled(wait)
+            return
+        # A proven token passes a busy or throttled address without taking a slot, and
+        # a token outside the allowlist is refused without one.
+        admission.admitted = wait == 0
+
+    def _not_allowed(self, admission: Admission) -> None:
+        token = admission.token
+        request_stats().token_fingerprint = self._fingerprint(token)
+        self._failed(admission.client or "", "not_allowed", token, admission.admitted)
+        admission.refusal = token_not_allowed()
+
+    def settle(self, admission: Admission, scope: Scope, status: int) -> None:
+        """The admitted request was answered ``status`` (0: nothing was answered)."""
+        token = admission.token
+        if admission.allowlisted:
             if status == 401:
-                reason = (
-                    "upstream_rejected"
-                    if token is not None
-                    else "missing"
-                    if not header or not header.strip()
-                    else "malformed"
-                )
-                self._failed(client, reason, token, admitted)
-                if token is not None and not self.allowlist.enabled:
-                    self.proven.discard(token_sha256(token))
-            else:
-                if admitted and throttle is not None:
-                    throttle.settle(client, failed=False)
-                if (
-                    token is not None
-                    and not self.allowlist.enabled
-                    and 200 <= status < 300
-                    and request_stats().upstream_calls
-                ):
-                    # TelemetryTV answered this token's calls: it is the real thing.
-                    self.proven.add(token_sha256(token))
-
-    async def _forward(self, scope: Scope, receive: Receive, send: Send) -> int:
-        """Run the app; the status it answered (0 if it answered nothing)."""
-        status = 0
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        await self.app(scope, receive, send_status)
-        return status
+                self._refused("upstream_rejected", token, client_key(_host(scope)))
+            return
+        client = admission.client or ""
+        if status == 401:
+            header = admission.header
+            reason = (
+                "upstream_rejected"
+                if token is not None
+                else "missing"
+                if not header or not header.strip()
+                else "malformed"
+            )
+            self._failed(client, reason, token, admission.admitted)
+            if token is not None and not self.allowlist.enabled:
+                self.proven.discard(token_sha256(token))
+            return
+        if admission.admitted and self.throttle is not None:
+            self.throttle.settle(client, failed=False)
+        if (
+            token is not None
+            and not self.allowlist.enabled
+            and 200 <= status < 300
+            and request_stats().upstream_calls
+        ):
+            # TelemetryTV answered this token's calls: it is the real thing.
+            self.proven.add(token_sha256(token))
 
     def _proven(self, token: str | None) -> bool:
         """Whether TelemetryTV accepted this token lately (only without an allowlist)."""

@@ -1,0 +1,62 @@
+"""What the front door reads off a request's scope: its id, clean path, route, IdP."""
+
+from __future__ import annotations
+
+import re
+from random import getrandbits
+
+from starlette.types import Scope
+
+from .idp import recognise_idp
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
+_SLASHES = re.compile(r"/{2,}")
+
+
+def request_id(scope: Scope) -> str:
+    """``X-Request-ID`` if well-formed, else the trace id of ``traceparent``, else new."""
+    traceparent: str | None = None
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    for name, value in headers:
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1").strip()
+            if _REQUEST_ID.fullmatch(candidate):
+                return candidate
+        elif name == b"traceparent":
+            traceparent = value.decode("latin-1").strip().lower()
+    if traceparent:
+        match = _TRACEPARENT.fullmatch(traceparent)
+        if match:
+            return str(match.group(1))
+    # 128 random bits from the process's generator (reseeded in each forked worker): an
+    # id needs to be unique, not secret, and os.urandom costs a system call a request.
+    return f"{getrandbits(128):032x}"
+
+
+def normalise_path(scope: Scope) -> None:
+    """Tolerate what clients make of a base URL with a trailing slash: ``/scim/v2//Users/``.
+
+    Repeated slashes collapse and a trailing slash goes, in the scope itself, so routing
+    (and the route template logged) see the clean path.
+    """
+    path: str = scope["path"]
+    if "//" in path or (len(path) > 1 and path.endswith("/")):
+        normalised = _SLASHES.sub("/", path)
+        if len(normalised) > 1 and normalised.endswith("/"):
+            normalised = normalised[:-1]
+        scope["path"] = normalised
+
+
+def route_template(scope: Scope) -> str | None:
+    """The matched route's path template (``/scim/v2/Users/{user_id}``), not the path."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else None
+
+
+def idp(scope: Scope) -> str:
+    """Which identity provider sent the request (``okta``, ``entra``, ``unknown``)."""
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    agent = next((v for k, v in headers if k == b"user-agent"), b"").decode("latin-1")
+    query: bytes = scope.get("query_string", b"")
+    return recognise_idp(agent, query)
