@@ -1,0 +1,191 @@
+"""Upstream requests built and sent the short way are the ones httpx's own layers make."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scim_proxy.telemetrytv.exchange import RequestFactory, send
+from scim_proxy.telemetrytv.transport import CookielessClient
+
+pytestmark = pytest.mark.anyio
+
+TIMEOUT: dict[str, float | None] = {"connect": 5.0, "read": 20.0, "write": 20.0, "pool": 5.0}
+SESSION_HEADERS = [
+    ("User-Agent", "python-httpx/0.28"),
+    ("Accept", "application/json"),
+    ("Content-Type", "application/json"),
+    ("Authorization", "Bearer t0k3n"),
+]
+
+bases = st.sampled_from(
+    [
+        "http://telemetrytv.bench",
+        "https://api.telemetrytv.com",
+        "https://API.example.com:8443/v1",
+        "http://127.0.0.1:5000/api/",
+        "http://[::1]:8080",
+        "https://user:pw@api.example.com",
+        "https://api.example.com/v1?x=1",
+    ]
+)
+segment = st.one_of(
+    st.text(alphabet=st.sampled_from(list("abcXYZ019-._~/%?#: é+&=\\\t")), max_size=12),
+    st.sampled_from([".", "..", "65f1c0de", "a.b"]),
+)
+paths = st.builds(lambda parts: "".join(f"/{p}" for p in parts), st.lists(segment, max_size=3))
+param_values = st.one_of(st.text(max_size=10), st.integers(), st.booleans(), st.none())
+params = st.one_of(
+    st.none(),
+    st.dictionaries(st.text(max_size=6), param_values, max_size=3),
+    st.dictionaries(st.sampled_from(["email", "name", "page"]), st.text(max_size=10)),
+)
+methods = st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "get"])
+contents = st.one_of(st.none(), st.just(b""), st.binary(min_size=1, max_size=30))
+
+
+def _reference(
+    base: str, method: str, path: str, params: Any, content: bytes | None
+) -> httpx.Request | None:
+    try:
+        return httpx.Request(
+            method,
+            base + path,
+            params=params,
+            content=content,
+            headers=httpx.Headers(SESSION_HEADERS),
+            extensions={"timeout": TIMEOUT},
+        )
+    except httpx.InvalidURL:
+        return None
+
+
+@settings(max_examples=1500, deadline=None)
+@given(bases, methods, paths, params, contents)
+def test_a_request_built_by_the_factory_is_the_one_httpx_builds(
+    base: str, method: str, path: str, params: Any, content: bytes | None
+) -> None:
+    expected = _reference(base, method, path, params, content)
+    factory = RequestFactory(base)
+    headers = factory.session_headers(SESSION_HEADERS)
+    if expected is None:
+        with pytest.raises(httpx.InvalidURL):
+            factory.build(method, path, headers, params=params, content=content, timeout=TIMEOUT)
+        return
+    built = factory.build(method, path, headers, params=params, content=content, timeout=TIMEOUT)
+    assert built.method == expected.method
+    assert built.url == expected.url
+    assert str(built.url) == str(expected.url)
+    assert built.url._uri_reference == expected.url._uri_reference
+    assert built.url.raw_path == expected.url.raw_path
+    assert built.headers.raw == expected.headers.raw
+    assert built.content == expected.content
+    assert built.extensions == expected.extensions
+
+
+def test_the_adapters_own_paths_take_the_short_way() -> None:
+    factory = RequestFactory("https://api.telemetrytv.com")
+    for path, query in (("/users/65f1c0de", None), ("/users", {"email": "a.b+c@example.com"})):
+        assert factory._url(path, query) is not None
+
+
+class Recorder:
+    """A MockTransport's handler that keeps what reached it."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.response
+
+
+def _request(base: str = "https://api.test") -> httpx.Request:
+    factory = RequestFactory(base)
+    headers = factory.session_headers(SESSION_HEADERS)
+    return factory.build("POST", "/users", headers, content=b'{"a":1}', timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize("client_class", [httpx.AsyncClient, CookielessClient])
+async def test_a_plain_client_s_transport_receives_the_request_and_its_timeouts(
+    client_class: type[httpx.AsyncClient],
+) -> None:
+    recorder = Recorder(httpx.Response(201, json={"id": "u1"}))
+    async with client_class(transport=httpx.MockTransport(recorder)) as client:
+        response = await send(client, _request())
+    assert response.status_code == 201
+    assert response.json() == {"id": "u1"}
+    assert response.request is recorder.requests[0]
+    assert recorder.requests[0].extensions["timeout"] == TIMEOUT
+    assert recorder.requests[0].content == b'{"a":1}'
+
+
+async def test_a_redirect_is_returned_not_followed() -> None:
+    recorder = Recorder(httpx.Response(302, headers={"Location": "https://elsewhere.test/"}))
+    async with CookielessClient(transport=httpx.MockTransport(recorder)) as client:
+        response = await send(client, _request())
+    assert response.status_code == 302
+    assert len(recorder.requests) == 1
+
+
+async def test_cookies_an_upstream_sets_are_not_kept() -> None:
+    recorder = Recorder(httpx.Response(200, headers={"Set-Cookie": "session=abc; Path=/"}))
+    async with CookielessClient(transport=httpx.MockTransport(recorder)) as client:
+        await send(client, _request())
+        assert not client.cookies
+        await send(client, _request())
+    assert "cookie" not in recorder.requests[1].headers
+
+
+async def test_a_client_with_event_hooks_still_runs_them() -> None:
+    seen: list[int] = []
+
+    async def on_response(response: httpx.Response) -> None:
+        seen.append(response.status_code)
+
+    recorder = Recorder(httpx.Response(200, json={}))
+    client = httpx.AsyncClient(
+        transport=httpx.MockTransport(recorder), event_hooks={"response": [on_response]}
+    )
+    async with client:
+        await send(client, _request())
+    assert seen == [200]
+
+
+async def test_a_client_that_follows_redirects_still_follows_them() -> None:
+    answers = iter([httpx.Response(302, headers={"Location": "/users/1"}), httpx.Response(200)])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return next(answers)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler), follow_redirects=True)
+    async with client:
+        factory = RequestFactory("https://api.test")
+        request = factory.build(
+            "GET", "/users", factory.session_headers(SESSION_HEADERS), timeout=TIMEOUT
+        )
+        response = await send(client, request)
+    assert response.status_code == 200
+
+
+async def test_a_closed_client_refuses_as_httpx_does() -> None:
+    client = CookielessClient(transport=httpx.MockTransport(Recorder(httpx.Response(200))))
+    await client.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await send(client, _request())
+
+
+async def test_a_transport_failure_carries_its_request() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    async with CookielessClient(transport=httpx.MockTransport(refuse)) as client:
+        request = _request()
+        with pytest.raises(httpx.ConnectError) as caught:
+            await send(client, request)
+    assert caught.value.request is request
