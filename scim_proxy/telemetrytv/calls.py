@@ -85,9 +85,7 @@ class SessionCalls:
         }
         # What httpx's build_request would merge on every call (the client's defaults,
         # then these), merged once for the session; see _exchange.
-        self._request_headers = adapter.requests.session_headers(
-            [*adapter.base_headers, ("Authorization", authorization)]
-        )
+        self._request_headers = adapter.requests.session_headers(authorization)
 
     async def _delete(self, template: str, path: str) -> None:
         outcome = CallOutcome()

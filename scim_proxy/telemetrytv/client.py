@@ -105,7 +105,7 @@ class TelemetryTV:
         merged.update({"Accept": "application/json", "Content-Type": "application/json"})
         self.base_headers: list[tuple[str, str]] = list(merged.multi_items())
         """The headers every upstream request carries besides its ``Authorization``."""
-        self.requests = RequestFactory(self.base_url)
+        self.requests = RequestFactory(self.base_url, self.base_headers)
         """Builds each request against the base URL, parsed once."""
         self.default_timeout: dict[str, float | None] = http.timeout.as_dict()
         """The client's timeouts, as a request's ``timeout`` extension."""

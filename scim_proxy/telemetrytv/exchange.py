@@ -60,8 +60,9 @@ def _headers(entries: list[HeaderEntry]) -> httpx.Headers:
 class RequestFactory:
     """Builds the adapter's requests against one base URL."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, headers: list[tuple[str, str]] | None = None) -> None:
         self.base_url = base_url
+        self._base_headers = _entries(httpx.Headers(headers or []))
         parsed = httpx.URL(base_url)
         reference = parsed._uri_reference
         # The path is joined to the base's own; a base with credentials, a query or a
@@ -74,9 +75,14 @@ class RequestFactory:
         self._prefix = reference.path
         self._host = (b"Host", b"host", parsed.netloc)
 
-    def session_headers(self, headers: list[tuple[str, str]]) -> tuple[HeaderEntry, ...]:
-        """A session's fixed headers, normalised once as httpx would on every request."""
-        return _entries(httpx.Headers(headers))
+    def session_headers(self, authorization: str) -> tuple[HeaderEntry, ...]:
+        """A session's headers: the base headers, then its ``Authorization``.
+
+        Normalised as ``httpx.Headers`` would (a value is ASCII-encoded, as httpx
+        refuses any other), once for the session rather than on each request.
+        """
+        value = authorization.encode("ascii")
+        return (*self._base_headers, (b"Authorization", b"authorization", value))
 
     def build(
         self,

@@ -15,12 +15,13 @@ from scim_proxy.telemetrytv.transport import CookielessClient
 pytestmark = pytest.mark.anyio
 
 TIMEOUT: dict[str, float | None] = {"connect": 5.0, "read": 20.0, "write": 20.0, "pool": 5.0}
-SESSION_HEADERS = [
+BASE_HEADERS = [
     ("User-Agent", "python-httpx/0.28"),
     ("Accept", "application/json"),
     ("Content-Type", "application/json"),
-    ("Authorization", "Bearer t0k3n"),
 ]
+AUTHORIZATION = "Bearer t0k3n"
+SESSION_HEADERS = [*BASE_HEADERS, ("Authorization", AUTHORIZATION)]
 
 bases = st.sampled_from(
     [
@@ -70,8 +71,8 @@ def test_a_request_built_by_the_factory_is_the_one_httpx_builds(
     base: str, method: str, path: str, params: Any, content: bytes | None
 ) -> None:
     expected = _reference(base, method, path, params, content)
-    factory = RequestFactory(base)
-    headers = factory.session_headers(SESSION_HEADERS)
+    factory = RequestFactory(base, BASE_HEADERS)
+    headers = factory.session_headers(AUTHORIZATION)
     if expected is None:
         with pytest.raises(httpx.InvalidURL):
             factory.build(method, path, headers, params=params, content=content, timeout=TIMEOUT)
@@ -85,6 +86,34 @@ def test_a_request_built_by_the_factory_is_the_one_httpx_builds(
     assert built.headers.raw == expected.headers.raw
     assert built.content == expected.content
     assert built.extensions == expected.extensions
+
+
+header_texts = st.text(
+    alphabet=st.characters(codec="latin-1", exclude_characters="\r\n\x00"), max_size=12
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["Accept", "X-Trace", "authorization"]),
+            st.text(alphabet=st.characters(codec="ascii", exclude_characters="\r\n\x00")),
+        )
+    ),
+    header_texts,
+)
+def test_a_session_s_headers_are_the_ones_httpx_would_merge(
+    base: list[tuple[str, str]], authorization: str
+) -> None:
+    factory = RequestFactory("https://api.test", base)
+    try:
+        expected = httpx.Headers([*base, ("Authorization", authorization)])
+    except UnicodeEncodeError:
+        with pytest.raises(UnicodeEncodeError):
+            factory.session_headers(authorization)
+        return
+    assert list(factory.session_headers(authorization)) == expected._list
 
 
 def test_the_adapters_own_paths_take_the_short_way() -> None:
@@ -106,8 +135,8 @@ class Recorder:
 
 
 def _request(base: str = "https://api.test") -> httpx.Request:
-    factory = RequestFactory(base)
-    headers = factory.session_headers(SESSION_HEADERS)
+    factory = RequestFactory(base, BASE_HEADERS)
+    headers = factory.session_headers(AUTHORIZATION)
     return factory.build("POST", "/users", headers, content=b'{"a":1}', timeout=TIMEOUT)
 
 
@@ -165,9 +194,9 @@ async def test_a_client_that_follows_redirects_still_follows_them() -> None:
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler), follow_redirects=True)
     async with client:
-        factory = RequestFactory("https://api.test")
+        factory = RequestFactory("https://api.test", BASE_HEADERS)
         request = factory.build(
-            "GET", "/users", factory.session_headers(SESSION_HEADERS), timeout=TIMEOUT
+            "GET", "/users", factory.session_headers(AUTHORIZATION), timeout=TIMEOUT
         )
         response = await send(client, request)
     assert response.status_code == 200
