@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 from typing import Any
 
 import httpx
 import pytest
+from httpx._client import BoundAsyncStream
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scim_proxy.telemetrytv.exchange import RequestFactory, send
-from scim_proxy.telemetrytv.transport import CookielessClient
+from scim_proxy.telemetrytv.exchange import RequestFactory, read, send
+from scim_proxy.telemetrytv.transport import CookielessClient, TransportKind, build_http_client
 
 pytestmark = pytest.mark.anyio
 
@@ -218,3 +221,145 @@ async def test_a_transport_failure_carries_its_request() -> None:
         with pytest.raises(httpx.ConnectError) as caught:
             await send(client, request)
     assert caught.value.request is request
+
+
+class Chunks(httpx.AsyncByteStream):
+    """A transport's body stream: its chunks, then closed."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+        self.closed = False
+
+    async def __aiter__(self) -> Any:
+        for chunk in self.chunks:
+            yield chunk
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def _answer(chunks: list[bytes], headers: list[tuple[str, str]], pre_read: bool) -> Any:
+    stream = Chunks(chunks)
+    if pre_read:
+        response = httpx.Response(200, headers=headers, content=b"".join(chunks))
+    else:
+        response = httpx.Response(200, headers=headers, stream=stream)
+    response.request = httpx.Request("GET", "https://api.test/users")
+    inner = response.stream
+    assert isinstance(inner, httpx.AsyncByteStream)
+    response.stream = BoundAsyncStream(inner, response=response, start=0.0)
+    return response, inner, stream
+
+
+def _state(response: httpx.Response, stream: Chunks) -> tuple[Any, ...]:
+    try:
+        elapsed: Any = response.elapsed
+    except RuntimeError:
+        elapsed = None
+    return (
+        response.content,
+        response.is_closed,
+        response.is_stream_consumed,
+        response.num_bytes_downloaded,
+        stream.closed,
+        elapsed is not None,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.binary(max_size=20), max_size=4),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["Content-Type", "content-encoding", "Content-Encoding", "X-A"]),
+            st.sampled_from(["application/json", "identity", ""]),
+        ),
+        max_size=3,
+    ),
+    st.booleans(),
+)
+async def test_reading_an_answer_leaves_it_as_aread_does(
+    chunks: list[bytes], headers: list[tuple[str, str]], pre_read: bool
+) -> None:
+    fast, fast_inner, fast_stream = _answer(chunks, headers, pre_read)
+    await read(fast, fast_inner)
+    slow, _, slow_stream = _answer(chunks, headers, pre_read)
+    await slow.aread()
+    assert _state(fast, fast_stream) == _state(slow, slow_stream)
+
+
+async def test_a_compressed_answer_is_decoded() -> None:
+    body = gzip.compress(b'{"id":"u1"}')
+    recorder = Recorder(
+        httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=Chunks([body]))
+    )
+    async with CookielessClient(transport=httpx.MockTransport(recorder)) as client:
+        response = await send(client, _request())
+    assert response.json() == {"id": "u1"}
+
+
+@pytest.fixture
+async def http_server() -> Any:
+    """A keep-alive HTTP/1.1 server answering each request with a JSON body, gzipped on
+    request paths under /gz and chunked under /chunked; yields its base URL."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                path = head.split(b" ", 2)[1]
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                sent = await reader.readexactly(length)
+                body = b'{"path":"%s","got":%d}' % (path, len(sent))
+                headers = b"Content-Type: application/json\r\n"
+                if path.startswith(b"/gz"):
+                    body = gzip.compress(body)
+                    headers += b"Content-Encoding: gzip\r\n"
+                if path.startswith(b"/chunked"):
+                    half = len(body) // 2
+                    payload = b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (
+                        half,
+                        body[:half],
+                        len(body) - half,
+                        body[half:],
+                    )
+                    headers += b"Transfer-Encoding: chunked\r\n"
+                else:
+                    payload = body
+                    headers += b"Content-Length: %d\r\n" % len(body)
+                writer.write(b"HTTP/1.1 200 OK\r\n" + headers + b"\r\n" + payload)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize("kind", list(TransportKind))
+async def test_answers_over_a_real_connection_are_read_whole_and_the_connection_reused(
+    kind: TransportKind, http_server: str
+) -> None:
+    # One pooled connection with a short pool timeout: an answer whose connection
+    # was not given back would leave the next request waiting for it.
+    http = build_http_client(transport=kind, pool_size=1, connect_timeout=2.0, read_timeout=2.0)
+    factory = RequestFactory(http_server, [("Accept", "application/json")])
+    headers = factory.session_headers("Bearer t")
+    timeout = http.timeout.as_dict()
+    async with http:
+        for path in ("/users/1", "/gz/users/2", "/chunked/users/3", "/users/4") * 2:
+            request = factory.build("POST", path, headers, content=b'{"a":1}', timeout=timeout)
+            response = await send(http, request)
+            assert response.status_code == 200
+            assert response.json() == {"path": path, "got": 7}
+            assert response.is_closed
