@@ -157,7 +157,9 @@ async def send(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Respo
     """Send ``request`` through ``client``'s transport and read the whole answer."""
     if not _direct(client, request):
         return await client.send(request)
-    # What AsyncClient.send and _send_single_request do for such a client and request.
+    # What AsyncClient.send and _send_single_request do for such a client and request,
+    # but httpx's own INFO line per request: nothing routes the stdlib "httpx" logger
+    # (ops/logging.py configures structlog), and a failed attempt has its upstream_call.
     client._state = ClientState.OPENED
     transport = client._transport_for_url(request.url)
     started = time.perf_counter()
