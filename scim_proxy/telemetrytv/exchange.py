@@ -41,6 +41,7 @@ _AS_IS = re.compile(r"[A-Za-z0-9\-._~/]*")
 """Path characters httpx neither quotes nor normalises (except in dot segments)."""
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_SET_BY_HTTPX = frozenset({b"host", b"content-length", b"transfer-encoding"})
 _PLAIN_CLIENTS = (httpx.AsyncClient, CookielessClient)
 
 HeaderEntry = tuple[bytes, bytes, bytes]
@@ -74,6 +75,9 @@ class RequestFactory:
         )
         self._prefix = reference.path
         self._host = (b"Host", b"host", parsed.netloc)
+        # Headers httpx would not add itself when the client's defaults already set them.
+        if any(name in _SET_BY_HTTPX for _, name, _ in self._base_headers):
+            self._reference = None
 
     def session_headers(self, authorization: str) -> tuple[HeaderEntry, ...]:
         """A session's headers: the base headers, then its ``Authorization``.
@@ -126,7 +130,12 @@ class RequestFactory:
 
     def _url(self, path: str, params: Mapping[str, Any] | None) -> httpx.URL | None:
         """The base URL joined with ``path`` and ``params``, or ``None`` to let httpx parse."""
-        if self._reference is None or not _AS_IS.fullmatch(path) or "/." in path:
+        if (
+            self._reference is None
+            or not _AS_IS.fullmatch(path)
+            or "/." in path
+            or path[:1] not in ("/", "")
+        ):
             return None
         query: str | None = None
         if params:

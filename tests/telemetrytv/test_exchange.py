@@ -41,7 +41,10 @@ segment = st.one_of(
     st.text(alphabet=st.sampled_from(list("abcXYZ019-._~/%?#: é+&=\\\t")), max_size=12),
     st.sampled_from([".", "..", "65f1c0de", "a.b"]),
 )
-paths = st.builds(lambda parts: "".join(f"/{p}" for p in parts), st.lists(segment, max_size=3))
+paths = st.one_of(
+    st.builds(lambda parts: "".join(f"/{p}" for p in parts), st.lists(segment, max_size=3)),
+    st.sampled_from(["users", "users/1", ".", "?x=1", "#f", "//other.test/users"]),
+)
 param_values = st.one_of(st.text(max_size=10), st.integers(), st.booleans(), st.none())
 params = st.one_of(
     st.none(),
@@ -53,7 +56,12 @@ contents = st.one_of(st.none(), st.just(b""), st.binary(min_size=1, max_size=30)
 
 
 def _reference(
-    base: str, method: str, path: str, params: Any, content: bytes | None
+    base: str,
+    method: str,
+    path: str,
+    params: Any,
+    content: bytes | None,
+    defaults: list[tuple[str, str]],
 ) -> httpx.Request | None:
     try:
         return httpx.Request(
@@ -61,20 +69,33 @@ def _reference(
             base + path,
             params=params,
             content=content,
-            headers=httpx.Headers(SESSION_HEADERS),
+            headers=httpx.Headers([*defaults, ("Authorization", AUTHORIZATION)]),
             extensions={"timeout": TIMEOUT},
         )
     except httpx.InvalidURL:
         return None
 
 
+client_defaults = st.one_of(
+    st.just(BASE_HEADERS),
+    st.just([*BASE_HEADERS, ("Host", "elsewhere.test")]),
+    st.just([("Content-Length", "5"), *BASE_HEADERS]),
+    st.just([("Transfer-Encoding", "chunked")]),
+)
+
+
 @settings(max_examples=1500, deadline=None)
-@given(bases, methods, paths, params, contents)
+@given(bases, methods, paths, params, contents, client_defaults)
 def test_a_request_built_by_the_factory_is_the_one_httpx_builds(
-    base: str, method: str, path: str, params: Any, content: bytes | None
+    base: str,
+    method: str,
+    path: str,
+    params: Any,
+    content: bytes | None,
+    defaults: list[tuple[str, str]],
 ) -> None:
-    expected = _reference(base, method, path, params, content)
-    factory = RequestFactory(base, BASE_HEADERS)
+    expected = _reference(base, method, path, params, content, defaults)
+    factory = RequestFactory(base, defaults)
     headers = factory.session_headers(AUTHORIZATION)
     if expected is None:
         with pytest.raises(httpx.InvalidURL):
