@@ -8,9 +8,9 @@ from pydantic import ValidationError
 from scim2_models import Context, PatchOp, Resource, ResponseParameters, SCIMException
 
 from ..ops.context import note_quirk
-from .dropped import note_dropped
+from .dropped import note_dropped, note_dropped_names
 from .errors import ScimError
-from .fast_create import read_new_user
+from .fast_create import read_new_user, unstored_in_new_user
 from .models import GROUP_SCHEMA, IDP_POLICY, PATCH_OP_SCHEMA, USER_SCHEMA, User
 
 R = TypeVar("R", bound=Resource[Any])
@@ -50,7 +50,7 @@ def read_user_creation(body: dict[str, Any]) -> User:
     resource = read_new_user(body)
     if resource is None:
         return read_resource(User, body, replacing=False)
-    note_dropped("User", body)
+    note_dropped_names("User", unstored_in_new_user(body))
     return resource
 
 

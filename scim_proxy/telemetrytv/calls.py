@@ -29,6 +29,7 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from .exchange import send
 from .failures import FailureKind, failure_kind
 from .transport import provably_unsent
 from .wire import decode_json, error_from_response
@@ -84,9 +85,7 @@ class SessionCalls:
         }
         # What httpx's build_request would merge on every call (the client's defaults,
         # then these), merged once for the session; see _exchange.
-        self._request_headers = httpx.Headers(
-            [*adapter.base_headers, ("Authorization", authorization)]
-        )
+        self._request_headers = adapter.requests.session_headers(authorization)
 
     async def _delete(self, template: str, path: str) -> None:
         outcome = CallOutcome()
@@ -117,7 +116,6 @@ class SessionCalls:
         outcome: CallOutcome | None = None,
     ) -> httpx.Response:
         adapter = self._adapter
-        url = adapter.base_url + path
         content = orjson.dumps(body) if body is not None else None
         outcome = outcome or CallOutcome()
         attempt_number = 0
@@ -135,7 +133,7 @@ class SessionCalls:
                 stats.upstream_retries += 1
             try:
                 response = await self._exchange(
-                    method, url, template, params, content, remaining, attempt_number
+                    method, path, template, params, content, remaining, attempt_number
                 )
             except UpstreamUnavailable as exc:
                 adapter.breaker.record_failure()
@@ -195,7 +193,7 @@ class SessionCalls:
     async def _exchange(
         self,
         method: str,
-        url: str,
+        path: str,
         template: str,
         params: Mapping[str, Any] | None,
         content: bytes | None,
@@ -216,18 +214,18 @@ class SessionCalls:
                     if remaining is not None and remaining < adapter.read_timeout
                     else adapter.default_timeout
                 )
-                # The request is built here rather than by client.request(): its
-                # build_request parses the base URL and merges headers and cookies on
-                # every call, about as much CPU as the rest of a proxied read.
-                request = httpx.Request(
+                # Built and sent without AsyncClient's build_request and send layers,
+                # which re-parse the base URL, merge headers and cookies, and walk auth,
+                # redirects and hooks on every call (exchange.py).
+                request = adapter.requests.build(
                     method,
-                    url,
+                    path,
+                    self._request_headers,
                     params=params,
                     content=content,
-                    headers=self._request_headers,
-                    extensions={"timeout": timeout},
+                    timeout=timeout,
                 )
-                response = await adapter.http.send(request)
+                response = await send(adapter.http, request)
             finally:
                 adapter.gate.release()
             status = response.status_code

@@ -28,6 +28,7 @@ from .errors import (
     NotFound,
     UpstreamError,
 )
+from .exchange import RequestFactory
 from .wire import (
     decode_json,
     group_from_json,
@@ -104,6 +105,8 @@ class TelemetryTV:
         merged.update({"Accept": "application/json", "Content-Type": "application/json"})
         self.base_headers: list[tuple[str, str]] = list(merged.multi_items())
         """The headers every upstream request carries besides its ``Authorization``."""
+        self.requests = RequestFactory(self.base_url, self.base_headers)
+        """Builds each request against the base URL, parsed once."""
         self.default_timeout: dict[str, float | None] = http.timeout.as_dict()
         """The client's timeouts, as a request's ``timeout`` extension."""
 

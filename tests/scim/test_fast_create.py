@@ -7,11 +7,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
+from structlog.testing import capture_logs
 
+from scim_proxy.ops.context import start_request_stats
+from scim_proxy.scim.dropped import unstorable_attributes
 from scim_proxy.scim.errors import ScimError
-from scim_proxy.scim.fast_create import read_new_user
-from scim_proxy.scim.models import USER_SCHEMA, User
-from scim_proxy.scim.payloads import read_resource
+from scim_proxy.scim.fast_create import read_new_user, unstored_in_new_user
+from scim_proxy.scim.models import USER_SCHEMA, User, UserEmail, UserName
+from scim_proxy.scim.payloads import read_resource, read_user_creation
 from tests.conftest import fixture
 
 anything = st.one_of(
@@ -91,6 +94,8 @@ def _same(fast: Any, slow: Any) -> None:
     if isinstance(slow, BaseModel):
         assert fast.model_fields_set == slow.model_fields_set
         assert fast.__pydantic_private__ == slow.__pydantic_private__
+        assert fast.__pydantic_extra__ == slow.__pydantic_extra__
+        assert list(fast.__dict__) == list(slow.__dict__)
         for field in type(slow).model_fields:
             _same(getattr(fast, field), getattr(slow, field))
     elif isinstance(slow, list):
@@ -137,3 +142,51 @@ def test_okta_and_the_bench_create_bodies_take_the_fast_reading() -> None:
 
 def test_entra_create_body_with_its_extension_goes_through_scim2_models() -> None:
     assert read_new_user(fixture("entra/create-user")) is None
+
+
+@settings(max_examples=1000, deadline=None)
+@given(any_bodies)
+def test_a_body_read_fast_drops_the_attributes_the_general_check_finds(
+    body: dict[str, Any],
+) -> None:
+    if read_new_user(body) is None:
+        return
+    assert unstored_in_new_user(body) == unstorable_attributes("User", body)
+
+
+@settings(max_examples=500, deadline=None)
+@given(any_bodies)
+def test_reading_a_creation_logs_and_counts_dropped_attributes_as_the_model_path_does(
+    body: dict[str, Any],
+) -> None:
+    def read(reader: Any) -> tuple[Any, list[dict[str, Any]], list[str]]:
+        stats = start_request_stats()
+        with capture_logs() as logs:
+            try:
+                reader(body)
+            except ScimError as exc:
+                return exc.status, logs, stats.quirks
+        return None, logs, stats.quirks
+
+    assert read(read_user_creation) == read(lambda b: read_resource(User, b, replacing=False))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(["given_name", "family_name"]), texts),
+    st.dictionaries(st.sampled_from(["value", "type", "primary"]), st.one_of(texts, st.booleans())),
+    st.dictionaries(
+        st.sampled_from(["user_name", "password", "active", "external_id", "display_name"]),
+        st.one_of(st.none(), texts, st.booleans()),
+    ),
+)
+def test_the_direct_construction_is_pydantic_s_model_construct(
+    name: dict[str, Any], email: dict[str, Any], user: dict[str, Any]
+) -> None:
+    from scim_proxy.scim.fast_create import _EMAIL, _NAME, _USER
+
+    _same(_NAME.construct(dict(name)), UserName.model_construct(**name))
+    _same(_EMAIL.construct(dict(email)), UserEmail.model_construct(**email))
+    _same(_USER.construct(dict(user)), User.model_construct(**user))
+    with_schemas = {**user, "schemas": [USER_SCHEMA]}
+    _same(_USER.construct(dict(with_schemas)), User.model_construct(**with_schemas))
