@@ -73,7 +73,7 @@ async def list_users(request: Request) -> Response:
     params = response_parameters(User, request.query_params)
     found, total = await users.search(query)
     names = await users.role_names(found, params)
-    resources = [users.document(u, params, Context.SEARCH_RESPONSE, names) for u in found]
+    resources = users.documents(found, params, Context.SEARCH_RESPONSE, names)
     return scim_response(list_response(resources, total=total, start_index=query.start_index))
 
 
