@@ -51,6 +51,9 @@ def parse_timestamp(value: Any) -> datetime | None:
 _UTC_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{3})?Z")
 _utc_text = _UTC_TEXT.fullmatch
 
+# isinstance(x, str) as a function filter() calls without a Python frame per item.
+_is_str = str.__instancecheck__
+
 
 def read_timestamp(value: Any) -> tuple[datetime | None, str | None]:
     """A timestamp as :func:`parse_timestamp` reads it, and its :func:`instant_text`.
@@ -104,9 +107,7 @@ def user_from_json(obj: Any) -> DirectoryUser:
         first if isinstance(first, str) else "",
         last if isinstance(last, str) else "",
         get("disabled") is True,
-        tuple(g for g in group_ids if isinstance(g, str))
-        if isinstance(group_ids, list) and group_ids
-        else (),
+        tuple(filter(_is_str, group_ids)) if isinstance(group_ids, list) and group_ids else (),
         created,
         updated,
         created_text,
