@@ -13,55 +13,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ..directory import instant_text
 from .models import GROUP_SCHEMA, USER_SCHEMA
-
-
-def _timestamp(value: datetime) -> str:
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def user_document(
-    *,
-    id: str,
-    user_name: str,
-    given_name: str | None,
-    family_name: str | None,
-    display_name: str,
-    active: bool,
-    email: str,
-    group_ids: tuple[str, ...],
-    base_url: str,
-    created: datetime | None,
-    last_modified: datetime | None,
-    role_names: Mapping[str, str] | None = None,
-    created_text: str | None = None,
-    last_modified_text: str | None = None,
-) -> dict[str, Any]:
-    """A User response from plain values: the same JSON :func:`user_json` gives.
-
-    ``role_names`` (group id -> name) adds ``roles``, one per group; ``None`` leaves them out.
-    ``created_text`` and ``last_modified_text``, when given, are the timestamps already
-    spelled as ISO 8601 text with UTC as ``Z`` (what the datetimes would render to).
-    """
-    return UserDocuments(base_url, role_names).document(
-        id,
-        user_name,
-        given_name,
-        family_name,
-        display_name,
-        active,
-        email,
-        group_ids,
-        created,
-        last_modified,
-        created_text,
-        last_modified_text,
-    )
 
 
 class UserDocuments:
     """Renders the User responses of one request: one base URL, one set of role names.
+
+    ``role_names`` (group id -> name) adds ``roles``; ``None`` leaves them out.
 
     A page renders a hundred users; the URL prefixes are joined once for all of them, and
     each user is one positional call (keyword arguments cost more than the rest).
@@ -89,15 +48,20 @@ class UserDocuments:
         created_text: str | None = None,
         last_modified_text: str | None = None,
     ) -> dict[str, Any]:
-        """One user's response, as :func:`user_document` describes it."""
+        """One User response from plain values: what scim2-models dumps the User to.
+
+        ``created_text`` and ``last_modified_text``, when given, are the timestamps already
+        spelled as ISO 8601 text with UTC as ``Z`` (what the datetimes would render to).
+        With role names, ``roles`` holds one entry per group.
+        """
         # Each dict is built whole, by a literal, for the common shapes (a dict built key
         # by key costs about twice as much): a page builds a hundred of these.
         if created_text is None and created is not None:
-            created_text = _timestamp(created)
+            created_text = instant_text(created)
         if last_modified_text is None and last_modified is not None:
             # The same object when the upstream gave one text for both (never-updated users).
             last_modified_text = (
-                created_text if last_modified is created else _timestamp(last_modified)
+                created_text if last_modified is created else instant_text(last_modified)
             )
         if created_text is not None and last_modified_text is not None:
             meta = {
@@ -168,9 +132,9 @@ def group_document(
     """A Group response from plain values (members as (id, display)): as :func:`group_json`."""
     meta: dict[str, Any] = {"resourceType": "Group"}
     if created is not None:
-        meta["created"] = _timestamp(created)
+        meta["created"] = instant_text(created)
     if last_modified is not None:
-        meta["lastModified"] = _timestamp(last_modified)
+        meta["lastModified"] = instant_text(last_modified)
     meta["location"] = f"{base_url}/Groups/{id}"
     body: dict[str, Any] = {"schemas": [GROUP_SCHEMA], "id": id, "meta": meta}
     body["displayName"] = display_name

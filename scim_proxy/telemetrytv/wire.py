@@ -62,7 +62,8 @@ def read_timestamp(value: Any) -> tuple[datetime | None, str | None]:
     the second: carried through (its milliseconds as microseconds, as ``isoformat`` writes
     them) instead of formatted again from the datetime, which is most of the cost of
     rendering a user (docs/performance.md). Any other spelling gives ``None`` for the
-    text; tests hold the two equal to the datetime's own over generated spellings.
+    text, and the datetime is formatted as before; tests hold the carried text equal to
+    the datetime's over generated spellings.
     """
     if isinstance(value, str) and _utc_text(value):
         try:
