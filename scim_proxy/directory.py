@@ -2,7 +2,7 @@
 
 These are neutral value objects. They carry no SCIM wire shape and no TelemetryTV field
 name: the TelemetryTV adapter builds them from upstream JSON, and the translation layer
-turns them into SCIM resources. Keeping them plain dataclasses keeps the hot path free of
+turns them into SCIM resources. Keeping them plain records keeps the hot path free of
 validation work the upstream already did.
 """
 
@@ -11,14 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class DirectoryUser:
-    """A user as the directory stores it."""
+class DirectoryUser(NamedTuple):
+    """A user as the directory stores it.
+
+    A named tuple rather than a frozen dataclass: a page of users builds a hundred, and a
+    frozen dataclass sets each field through ``object.__setattr__`` (about three times the
+    cost of building a tuple, docs/performance.md). It is as immutable; change it with
+    ``_replace``. Being a tuple it also equals a plain tuple of the same values, which no
+    code compares it with.
+    """
 
     id: str
     email: str
@@ -28,6 +34,17 @@ class DirectoryUser:
     group_ids: tuple[str, ...]
     created: datetime | None
     last_modified: datetime | None
+    # The same instants as :func:`instant_text` spells them, when the directory gave them
+    # in that form already (carried through, not formatted again); ``None``: format the
+    # datetime. Never set without the datetime, never different from it.
+    created_text: str | None = None
+    last_modified_text: str | None = None
+
+
+def instant_text(value: datetime) -> str:
+    """An instant as ISO 8601 text: ``datetime.isoformat``'s spelling, UTC written ``Z``."""
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,5 +17,5 @@ def list_response(
         "totalResults": total,
         "startIndex": start_index,
         "itemsPerPage": len(resources),
-        "Resources": list(resources),
+        "Resources": resources if isinstance(resources, list) else list(resources),
     }

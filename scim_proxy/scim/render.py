@@ -13,64 +13,111 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ..directory import instant_text
 from .models import GROUP_SCHEMA, USER_SCHEMA
 
 
-def _timestamp(value: datetime) -> str:
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+class UserDocuments:
+    """Renders the User responses of one request: one base URL, one set of role names.
 
+    ``role_names`` (group id -> name) adds ``roles``; ``None`` leaves them out.
 
-def user_document(
-    *,
-    id: str,
-    user_name: str,
-    given_name: str | None,
-    family_name: str | None,
-    display_name: str,
-    active: bool,
-    email: str,
-    group_ids: tuple[str, ...],
-    base_url: str,
-    created: datetime | None,
-    last_modified: datetime | None,
-    role_names: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """A User response from plain values: the same JSON :func:`user_json` gives.
-
-    ``role_names`` (group id -> name) adds ``roles``, one per group; ``None`` leaves them out.
+    A page renders a hundred users; the URL prefixes are joined once for all of them, and
+    each user is one positional call (keyword arguments cost more than the rest).
     """
-    meta: dict[str, Any] = {"resourceType": "User"}
-    if created is not None:
-        meta["created"] = _timestamp(created)
-    if last_modified is not None:
-        # The same object when the upstream gave one text for both (never-updated users).
-        meta["lastModified"] = (
-            meta["created"] if last_modified is created else _timestamp(last_modified)
-        )
-    meta["location"] = f"{base_url}/Users/{id}"
-    body: dict[str, Any] = {"schemas": [USER_SCHEMA], "id": id, "meta": meta, "userName": user_name}
-    name = {}
-    if family_name is not None:
-        name["familyName"] = family_name
-    if given_name is not None:
-        name["givenName"] = given_name
-    if name:
-        body["name"] = name
-    body["displayName"] = display_name
-    body["active"] = active
-    body["emails"] = [{"value": email, "type": "work", "primary": True}]
-    if group_ids:
-        body["groups"] = [
-            {"value": g, "$ref": f"{base_url}/Groups/{g}", "type": "direct"} for g in group_ids
-        ]
-    if role_names is not None and group_ids:
-        body["roles"] = [_role(g, role_names.get(g)) for g in group_ids]
-    return body
 
+    __slots__ = ("_groups", "_role_names", "_users")
 
-def _role(group_id: str, name: str | None) -> dict[str, Any]:
-    return {"value": group_id, "display": name} if name is not None else {"value": group_id}
+    def __init__(self, base_url: str, role_names: Mapping[str, str] | None = None) -> None:
+        self._users = f"{base_url}/Users/"
+        self._groups = f"{base_url}/Groups/"
+        self._role_names = role_names
+
+    def document(
+        self,
+        id: str,
+        user_name: str,
+        given_name: str | None,
+        family_name: str | None,
+        display_name: str,
+        active: bool,
+        email: str,
+        group_ids: tuple[str, ...],
+        created: datetime | None,
+        last_modified: datetime | None,
+        created_text: str | None = None,
+        last_modified_text: str | None = None,
+    ) -> dict[str, Any]:
+        """One User response from plain values: what scim2-models dumps the User to.
+
+        ``created_text`` and ``last_modified_text``, when given, are the timestamps already
+        spelled as ISO 8601 text with UTC as ``Z`` (what the datetimes would render to).
+        With role names, ``roles`` holds one entry per group.
+        """
+        # Each dict is built whole, by a literal, for the common shapes (a dict built key
+        # by key costs about twice as much): a page builds a hundred of these.
+        if created_text is None and created is not None:
+            created_text = instant_text(created)
+        if last_modified_text is None and last_modified is not None:
+            # The same object when the upstream gave one text for both (never-updated users).
+            last_modified_text = (
+                created_text if last_modified is created else instant_text(last_modified)
+            )
+        if created_text is not None and last_modified_text is not None:
+            meta = {
+                "resourceType": "User",
+                "created": created_text,
+                "lastModified": last_modified_text,
+                "location": self._users + id,
+            }
+        else:
+            meta = {"resourceType": "User"}
+            if created_text is not None:
+                meta["created"] = created_text
+            if last_modified_text is not None:
+                meta["lastModified"] = last_modified_text
+            meta["location"] = self._users + id
+        if family_name is not None and given_name is not None:
+            name: dict[str, str] | None = {"familyName": family_name, "givenName": given_name}
+        elif family_name is not None:
+            name = {"familyName": family_name}
+        elif given_name is not None:
+            name = {"givenName": given_name}
+        else:
+            name = None
+        emails = [{"value": email, "type": "work", "primary": True}]
+        body: dict[str, Any]
+        if name is not None:
+            body = {
+                "schemas": [USER_SCHEMA],
+                "id": id,
+                "meta": meta,
+                "userName": user_name,
+                "name": name,
+                "displayName": display_name,
+                "active": active,
+                "emails": emails,
+            }
+        else:
+            body = {
+                "schemas": [USER_SCHEMA],
+                "id": id,
+                "meta": meta,
+                "userName": user_name,
+                "displayName": display_name,
+                "active": active,
+                "emails": emails,
+            }
+        if group_ids:
+            prefix = self._groups
+            body["groups"] = [{"value": g, "$ref": prefix + g, "type": "direct"} for g in group_ids]
+            names = self._role_names
+            if names is not None:
+                body["roles"] = [
+                    {"value": g, "display": names[g]} if g in names else {"value": g}
+                    for g in group_ids
+                ]
+        return body
 
 
 def group_document(
@@ -85,9 +132,9 @@ def group_document(
     """A Group response from plain values (members as (id, display)): as :func:`group_json`."""
     meta: dict[str, Any] = {"resourceType": "Group"}
     if created is not None:
-        meta["created"] = _timestamp(created)
+        meta["created"] = instant_text(created)
     if last_modified is not None:
-        meta["lastModified"] = _timestamp(last_modified)
+        meta["lastModified"] = instant_text(last_modified)
     meta["location"] = f"{base_url}/Groups/{id}"
     body: dict[str, Any] = {"schemas": [GROUP_SCHEMA], "id": id, "meta": meta}
     body["displayName"] = display_name

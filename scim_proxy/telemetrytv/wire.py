@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -45,6 +46,38 @@ def parse_timestamp(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+# TelemetryTV's own spelling of an instant: UTC, to the millisecond or the second
+# ("2026-11-29T21:00:00.123Z"). ASCII digits only: \d would take other scripts' digits.
+_UTC_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{3})?Z")
+_utc_text = _UTC_TEXT.fullmatch
+
+# isinstance(x, str) as a function filter() calls without a Python frame per item.
+_is_str = str.__instancecheck__
+
+
+def read_timestamp(value: Any) -> tuple[datetime | None, str | None]:
+    """A timestamp as :func:`parse_timestamp` reads it, and its :func:`instant_text`.
+
+    The text is TelemetryTV's own when it spells the instant as UTC to the millisecond or
+    the second: carried through (its milliseconds as microseconds, as ``isoformat`` writes
+    them) instead of formatted again from the datetime, which is most of the cost of
+    rendering a user (docs/performance.md). Any other spelling gives ``None`` for the
+    text, and the datetime is formatted as before; tests hold the carried text equal to
+    the datetime's over generated spellings.
+    """
+    if isinstance(value, str) and _utc_text(value):
+        try:
+            instant = datetime.fromisoformat(value)
+        except ValueError:  # matched the shape, but no such time ("2026-02-30", "24:00")
+            return None, None
+        if len(value) == 20:  # to the second
+            return instant, value
+        if value.endswith(".000Z"):  # no fraction: isoformat leaves it out
+            return instant, value[:19] + "Z"
+        return instant, value[:23] + "000Z"
+    return parse_timestamp(value), None
+
+
 def _text(obj: Mapping[str, Any], key: str) -> str:
     value = obj.get(key)
     return value if isinstance(value, str) else ""
@@ -63,20 +96,23 @@ def user_from_json(obj: Any) -> DirectoryUser:
     email, first, last = get("email"), get("first_name"), get("last_name")
     group_ids = get("user_group_ids")
     created_at, updated_at = get("created_at"), get("updated_at")
-    created = parse_timestamp(created_at)
-    # Never-updated users carry the same text twice: parse it once (the same object).
-    updated = created if updated_at == created_at else parse_timestamp(updated_at)
+    created, created_text = read_timestamp(created_at)
+    # Never-updated users carry the same text twice: read it once (the same objects).
+    if updated_at == created_at:
+        updated, updated_text = created, created_text
+    else:
+        updated, updated_text = read_timestamp(updated_at)
     return DirectoryUser(
-        id=user_id,
-        email=email if isinstance(email, str) else "",
-        given_name=first if isinstance(first, str) else "",
-        family_name=last if isinstance(last, str) else "",
-        disabled=get("disabled") is True,
-        group_ids=tuple(g for g in group_ids if isinstance(g, str))
-        if isinstance(group_ids, list) and group_ids
-        else (),
-        created=created,
-        last_modified=updated,
+        user_id,
+        email if isinstance(email, str) else "",
+        first if isinstance(first, str) else "",
+        last if isinstance(last, str) else "",
+        get("disabled") is True,
+        tuple(filter(_is_str, group_ids)) if isinstance(group_ids, list) and group_ids else (),
+        created,
+        updated,
+        created_text,
+        updated_text,
     )
 
 
@@ -234,6 +270,7 @@ __all__ = [
     "parse_retry_after",
     "parse_timestamp",
     "parse_total",
+    "read_timestamp",
     "user_changes_json",
     "user_from_json",
 ]

@@ -33,7 +33,7 @@ from ..telemetrytv.errors import NotFound, UpstreamError
 from .errors import scim_error_for
 from .paging import scim_page
 from .role_patch import RoleChange, role_steps
-from .user_mapping import new_user, user_document, user_resource, user_update
+from .user_mapping import new_user, user_document, user_documents, user_resource, user_update
 from .user_patch import direct_changes, sets_active
 
 if TYPE_CHECKING:
@@ -134,6 +134,18 @@ class UserProvisioning:
             return user_document(user, self.base_url, role_names)
         resource = user_resource(user, self.base_url, role_names)
         return dump_resource(resource, params, context=context)
+
+    def documents(
+        self,
+        users: Sequence[DirectoryUser],
+        params: ResponseParameters[Any] | None,
+        context: Context,
+        role_names: Mapping[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """A page's users as :meth:`document` gives each: in one pass unless selected."""
+        if params is None:
+            return user_documents(users, self.base_url, role_names)
+        return [self.document(user, params, context, role_names) for user in users]
 
     def location(self, user: DirectoryUser) -> str:
         """The user's SCIM URL."""
@@ -336,7 +348,7 @@ class UserProvisioning:
         with upstream_errors("User", current.id):
             if update.deactivate and deletes and may_delete:
                 await self.session.delete_user(current.id)
-                return _Updated(dataclasses.replace(current, disabled=True), deleted=True)
+                return _Updated(current._replace(disabled=True), deleted=True)
             if update.changes.is_empty():
                 return _Updated(current)
             return _Updated(await self.session.update_user(current.id, update.changes))

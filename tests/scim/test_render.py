@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scim2_models import Context
 
-from scim_proxy.directory import DirectoryGroup, DirectoryUser
+from scim_proxy.directory import DirectoryGroup, DirectoryUser, instant_text
+from scim_proxy.telemetrytv.wire import user_from_json
 from scim_proxy.translation.group_mapping import group_document, group_resource
-from scim_proxy.translation.user_mapping import user_document, user_resource
+from scim_proxy.translation.user_mapping import user_document, user_documents, user_resource
+from tests.timestamp_spellings import spellings
 
 BASE = "https://scim.example.com/scim/v2"
 ids = st.text(alphabet="0123456789abcdef", min_size=24, max_size=24)
@@ -22,16 +23,33 @@ times = st.one_of(
         min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
     ),
 )
+
+
+def _with_texts(user: DirectoryUser, carried: tuple[bool, bool]) -> DirectoryUser:
+    """The user with some of its instants also carried as text, as the adapter may hand it."""
+    created, modified = user.created, user.last_modified
+    return user._replace(
+        created_text=instant_text(created) if carried[0] and created is not None else None,
+        last_modified_text=instant_text(modified) if carried[1] and modified is not None else None,
+    )
+
+
 directory_users = st.builds(
-    DirectoryUser,
-    id=ids,
-    email=st.emails(),
-    given_name=names,
-    family_name=names,
-    disabled=st.booleans(),
-    group_ids=st.lists(ids, max_size=4).map(tuple),
-    created=times,
-    last_modified=times,
+    _with_texts,
+    st.builds(
+        DirectoryUser,
+        id=ids,
+        email=st.emails(),
+        given_name=names,
+        family_name=names,
+        disabled=st.booleans(),
+        group_ids=st.lists(ids, max_size=4).map(tuple),
+        created=times,
+        last_modified=times,
+        created_text=st.none(),
+        last_modified_text=st.none(),
+    ),
+    st.tuples(st.booleans(), st.booleans()),
 )
 
 
@@ -85,7 +103,43 @@ def test_a_user_created_and_modified_at_one_instant_is_the_same_json(
     user: DirectoryUser, instant: datetime
 ) -> None:
     # The adapter hands both timestamps as one object when TelemetryTV gave one text.
-    same = replace(user, created=instant, last_modified=instant)
+    same = user._replace(
+        created=instant, last_modified=instant, created_text=None, last_modified_text=None
+    )
     assert user_document(same, BASE) == user_resource(same, BASE).model_dump(
         scim_ctx=Context.RESOURCE_QUERY_RESPONSE
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(spellings, spellings, st.booleans(), st.dictionaries(ids, names, max_size=2))
+def test_a_user_read_from_telemetrytv_is_the_same_json(
+    created: str, updated: str, same: bool, role_names: dict[str, str]
+) -> None:
+    # Timestamps carried through as text (TelemetryTV's own spelling) or formatted from
+    # the datetime (any other), or absent (unreadable): scim2-models' dump either way.
+    user = user_from_json(
+        {
+            "id": "6566a1b2c3d4e5f6a7b8c9d0",
+            "email": "ada@example.com",
+            "first_name": "Ada",
+            "user_group_ids": [*list(role_names)[:1], "0123456789abcdef01234567"],
+            "created_at": created,
+            "updated_at": created if same else updated,
+        }
+    )
+    for names_shown in (None, role_names):
+        assert user_document(user, BASE, names_shown) == user_resource(
+            user, BASE, names_shown
+        ).model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(directory_users, max_size=5), st.dictionaries(ids, names, max_size=4))
+def test_a_page_of_users_is_each_users_json(
+    users: list[DirectoryUser], role_names: dict[str, str]
+) -> None:
+    for names_shown in (None, role_names):
+        assert user_documents(users, BASE, names_shown) == [
+            user_document(user, BASE, names_shown) for user in users
+        ]

@@ -60,7 +60,10 @@ async def _user_response(
     context: Context,
     status: int = 200,
 ) -> Response:
-    params = response_parameters(User, request.query_params)
+    # Without a query string (an IdP's read by id, every write) there is no selection:
+    # Starlette's query parameters are not even parsed.
+    query = request.scope.get("query_string")
+    params = response_parameters(User, request.query_params) if query else None
     headers = {"Location": users.location(user)} if status == 201 else None
     names = await users.role_names([user], params)
     return scim_response(users.document(user, params, context, names), status, headers)
@@ -73,7 +76,7 @@ async def list_users(request: Request) -> Response:
     params = response_parameters(User, request.query_params)
     found, total = await users.search(query)
     names = await users.role_names(found, params)
-    resources = [users.document(u, params, Context.SEARCH_RESPONSE, names) for u in found]
+    resources = users.documents(found, params, Context.SEARCH_RESPONSE, names)
     return scim_response(list_response(resources, total=total, start_index=query.start_index))
 
 
