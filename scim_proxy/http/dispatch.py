@@ -55,10 +55,13 @@ class RouteTable:
             target = Target(order, route, route.endpoint, param)
             by_method = self._fixed if param is None else self._templated
             everyone = self._fixed_any if param is None else self._templated_any
-            everyone.setdefault(head, []).append(target)
-            methods = by_method.setdefault(head, {})
-            for method in route.methods or ():
-                methods.setdefault(method, target)  # an earlier route keeps the method
+            # Starlette's route patterns end in ``$``, which also matches before a final
+            # newline: its router serves ``/healthz%0A`` as ``/healthz``. So does the table.
+            for key in (head,) if param is not None else (head, head + "\n"):
+                everyone.setdefault(key, []).append(target)
+                methods = by_method.setdefault(key, {})
+                for method in route.methods or ():
+                    methods.setdefault(method, target)  # an earlier route keeps the method
 
     def resolve(self, scope: Scope) -> Endpoint:
         """The endpoint for the scope's method and path, with its route and parameters put in

@@ -84,7 +84,7 @@ class FrontDoor:
         stats = start_request_stats(self.budget)
         stats.request_id = rid
         status = 500
-        answered = 0  # what the guard is told: 0 until a response is on its way
+        answered = 0  # what the guard is told: 0 unless the response was sent in full
         response_started = False
         id_header = (b"x-request-id", rid.encode("latin-1"))
         guard = self.guard
@@ -110,7 +110,7 @@ class FrontDoor:
                 except HTTPException as exc:
                     response = await http_error_handler(request, exc)
                     exc.__traceback__ = None
-            status = answered = response.status_code
+            status = response.status_code
             # Every response is built for its request, so its header list is ours to extend.
             response.raw_headers.append(id_header)
             response_started = True
@@ -126,6 +126,8 @@ class FrontDoor:
                 await send({"type": "http.response.body", "body": response.body})
             else:
                 await response(scope, receive, send)
+            # Only now: a 401 the client never got counts against no one (as before).
+            answered = status
         except Exception:
             log.exception("unhandled_error", method=scope["method"])
             if not response_started:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 from hypothesis import example, given
@@ -66,3 +69,15 @@ def test_the_scope_is_changed_as_uvicorns_middleware_changes_it(
     expected = asyncio.run(uvicorns_reading(trusted, dict(scope)))
     ForwardedHeaders(trusted).apply(scope)
     assert scope == expected
+
+
+def test_every_uvicorn_the_package_allows_reads_the_headers_as_the_front_door_does() -> None:
+    # forwarded.py calls uvicorn's matcher (``get_trusted_client_address``: uvicorn 0.45)
+    # and reads the headers as uvicorn's middleware has since 0.49 (each X-Forwarded-For
+    # line, joined). With an older uvicorn the front door would fail on every forwarded
+    # request, or believe another address than the middleware it replaced.
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    [requirement] = [d for d in pyproject["project"]["dependencies"] if d.startswith("uvicorn")]
+    floor = re.fullmatch(r"uvicorn>=(\d+)\.(\d+)(?:\.\d+)?", requirement)
+    assert floor is not None, requirement
+    assert (int(floor[1]), int(floor[2])) >= (0, 49)
