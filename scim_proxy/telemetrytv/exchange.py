@@ -16,7 +16,10 @@ session's fixed headers. So:
 - :func:`send` hands the request straight to the client's transport when the client's
   other layers would do nothing to it (no auth, no event hooks, redirects not followed,
   an open client of httpx's own class or :class:`CookielessClient`), the way
-  ``AsyncClient._send_single_request`` does; any other client gets ``client.send``.
+  ``AsyncClient._send_single_request`` does (and, for a redirect, as the redirect
+  layer does when it does not follow: the next request is built and kept, so a
+  ``Location`` that is not a URL still fails the exchange); any other client gets
+  ``client.send``.
   Either way the client's transport (aiohttp in production, a ``MockTransport`` or
   respx in tests) receives every call, with the request's timeout extension.
 """
@@ -182,6 +185,10 @@ async def send(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Respo
     response.default_encoding = client._default_encoding
     response.history = []
     try:
+        if response.has_redirect_location:
+            # What the redirect layer does when it does not follow: the next request is
+            # built and kept, and a Location that is not a URL fails the exchange.
+            response.next_request = client._build_redirect_request(request, response)
         await read(response, stream)
     except BaseException:
         await response.aclose()

@@ -12,6 +12,7 @@ from httpx._client import BoundAsyncStream
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scim_proxy.telemetrytv import ConnectionFailed, TelemetryTV
 from scim_proxy.telemetrytv.exchange import RequestFactory, read, send
 from scim_proxy.telemetrytv.transport import CookielessClient, TransportKind, build_http_client
 
@@ -184,6 +185,61 @@ async def test_a_redirect_is_returned_not_followed() -> None:
         response = await send(client, _request())
     assert response.status_code == 302
     assert len(recorder.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "location"),
+    [
+        (302, "https://elsewhere.test/users"),
+        (301, "/users/2"),
+        (307, ""),
+        (308, "ftp://elsewhere.test/"),
+        (303, "http://h:abc/"),  # not a URL: httpx's redirect layer refuses it
+        (302, "http://[::1/"),
+        (302, "http://h\tx/"),
+        (302, None),
+        (304, "http://h:abc/"),  # not a redirect: its Location is never read
+    ],
+)
+async def test_a_redirect_answer_is_what_client_send_makes_of_it(
+    status: int, location: str | None
+) -> None:
+    headers = {"Location": location} if location is not None else {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers=headers, stream=Chunks([b"moved"]))
+
+    async def outcome(short: bool) -> tuple[Any, ...]:
+        async with CookielessClient(transport=httpx.MockTransport(handler)) as client:
+            request = _request()
+            try:
+                response = await (send(client, request) if short else client.send(request))
+            except httpx.HTTPError as exc:
+                return type(exc), str(exc), exc.request is request
+            following = response.next_request
+            return (
+                response.status_code,
+                response.content,
+                response.is_closed,
+                following and (following.method, str(following.url), following.headers.raw),
+            )
+
+    assert await outcome(short=True) == await outcome(short=False)
+
+
+async def test_a_redirect_to_no_url_is_a_failed_exchange_for_the_adapter() -> None:
+    # httpx's redirect layer refuses a Location that is not a URL even when it does not
+    # follow it; the adapter has always reported that as a connection failure.
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"Location": "http://h:abc/"})
+
+    http = CookielessClient(transport=httpx.MockTransport(handler))
+    tv = TelemetryTV(http, base_url="https://api.test")
+    try:
+        with pytest.raises(ConnectionFailed):
+            await tv.session("tok").get_user("65a1f0c2e4b0a1b2c3d4e5f6")
+    finally:
+        await tv.aclose()
 
 
 async def test_cookies_an_upstream_sets_are_not_kept() -> None:
