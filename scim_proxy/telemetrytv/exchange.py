@@ -70,10 +70,12 @@ class RequestFactory:
         parsed = httpx.URL(base_url)
         reference = parsed._uri_reference
         # The path is joined to the base's own; a base with credentials, a query or a
-        # fragment is unusual enough to leave to httpx entirely.
+        # fragment, or without a host (httpx then sends no Host), is unusual enough to
+        # leave to httpx entirely.
         self._reference = (
             reference
-            if not (reference.userinfo or reference.query is not None or reference.fragment)
+            if reference.host
+            and not (reference.userinfo or reference.query is not None or reference.fragment)
             else None
         )
         self._prefix = reference.path

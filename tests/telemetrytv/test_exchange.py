@@ -36,6 +36,9 @@ bases = st.sampled_from(
         "http://[::1]:8080",
         "https://user:pw@api.example.com",
         "https://api.example.com/v1?x=1",
+        "http:///v1",  # no host: httpx sends no Host header
+        "http://api.example.com/v1/..",
+        "http://api.example.com/a%2Fb/%7e/caf%C3%A9 x",
     ]
 )
 segment = st.one_of(
