@@ -35,6 +35,7 @@ from urllib.parse import urlencode
 import httpx
 from httpx._client import BoundAsyncStream, ClientState
 from httpx._exceptions import request_context
+from httpx._urlparse import MAX_URL_LENGTH
 
 from .transport import CookielessClient
 
@@ -79,6 +80,11 @@ class RequestFactory:
             else None
         )
         self._prefix = reference.path
+        # httpx refuses a URL, or (with query parameters) any of its parts once quoted,
+        # longer than MAX_URL_LENGTH: a path that could reach it is left to httpx.
+        self._room = MAX_URL_LENGTH - max(len(base_url), len(reference.path))
+        if len(reference.authority) > MAX_URL_LENGTH:
+            self._reference = None
         self._host = (b"Host", b"host", parsed.netloc)
         # Headers httpx would not add itself when the client's defaults already set them.
         if any(name in _SET_BY_HTTPX for _, name, _ in self._base_headers):
@@ -140,6 +146,7 @@ class RequestFactory:
             or not _AS_IS.fullmatch(path)
             or "/." in path
             or path[:1] not in ("/", "")
+            or len(path) > self._room
         ):
             return None
         query: str | None = None
@@ -148,6 +155,8 @@ class RequestFactory:
                 query = urlencode(list(params.items()))
             else:
                 query = str(httpx.QueryParams(params))
+            if len(query) > MAX_URL_LENGTH:
+                return None  # httpx refuses a URL that long (InvalidURL)
         url = httpx.URL.__new__(httpx.URL)
         url._uri_reference = self._reference._replace(path=self._prefix + path, query=query)
         return url

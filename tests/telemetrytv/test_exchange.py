@@ -116,6 +116,35 @@ def test_a_request_built_by_the_factory_is_the_one_httpx_builds(
     assert built.extensions == expected.extensions
 
 
+LONG_BASE = "https://api.test/" + " " * 30000  # 90,000 characters once quoted
+
+
+@pytest.mark.parametrize(
+    ("base", "path", "params"),
+    [
+        ("https://api.test", "/users", {"email": "\u00e9" * 11000 + "@x.com"}),  # 66,016 quoted
+        ("https://api.test", "/user-groups", {"name": "g" * 65536}),
+        ("https://api.test", "/users", {"email": "g" * 65535}),
+        ("https://api.test", "/users/" + "a" * 65536, None),
+        ("https://api.test", "/users/" + "a" * (65536 - len("https://api.test/users/")), None),
+        (LONG_BASE, "/users", None),
+        (LONG_BASE, "/users", {"email": "a@example.com"}),
+    ],
+)
+def test_a_url_too_long_for_httpx_is_refused_as_httpx_refuses_it(
+    base: str, path: str, params: dict[str, str] | None
+) -> None:
+    expected = _reference(base, "GET", path, params, None, BASE_HEADERS)
+    factory = RequestFactory(base, BASE_HEADERS)
+    headers = factory.session_headers(AUTHORIZATION)
+    if expected is None:
+        with pytest.raises(httpx.InvalidURL):
+            factory.build("GET", path, headers, params=params, timeout=TIMEOUT)
+        return
+    built = factory.build("GET", path, headers, params=params, timeout=TIMEOUT)
+    assert built.url._uri_reference == expected.url._uri_reference
+
+
 header_texts = st.text(
     alphabet=st.characters(codec="latin-1", exclude_characters="\r\n\x00"), max_size=12
 )
