@@ -196,7 +196,7 @@ async def send(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Respo
     response.default_encoding = client._default_encoding
     response.history = []
     try:
-        if response.has_redirect_location:
+        if 300 <= response.status_code < 400 and response.has_redirect_location:
             # What the redirect layer does when it does not follow: the next request is
             # built and kept, and a Location that is not a URL fails the exchange.
             response.next_request = client._build_redirect_request(request, response)
