@@ -76,7 +76,9 @@ class RequestFactory:
         self._reference = (
             reference
             if reference.host
-            and not (reference.userinfo or reference.query is not None or reference.fragment)
+            and not (
+                reference.userinfo or reference.query is not None or reference.fragment is not None
+            )
             else None
         )
         self._prefix = reference.path

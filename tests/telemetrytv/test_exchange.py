@@ -37,6 +37,9 @@ bases = st.sampled_from(
         "https://user:pw@api.example.com",
         "https://api.example.com/v1?x=1",
         "http:///v1",  # no host: httpx sends no Host header
+        "https://api.example.com/v1#",  # an empty fragment: the path joins after it
+        "https://api.example.com/v1?",
+        "http://@api.example.com",
         "http://api.example.com/v1/..",
         "http://api.example.com/a%2Fb/%7e/caf%C3%A9 x",
     ]
