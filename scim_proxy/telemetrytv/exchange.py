@@ -70,12 +70,16 @@ class RequestFactory:
         self._base_headers = _entries(httpx.Headers(headers or []))
         parsed = httpx.URL(base_url)
         reference = parsed._uri_reference
+        try:
+            host = parsed.host  # decoded as httpx.Request decodes it for the Host header
+        except ValueError:
+            host = ""  # an IDNA name httpx.Request refuses on every call: left to it
         # The path is joined to the base's own; a base with credentials, a query or a
         # fragment, or without a host (httpx then sends no Host), is unusual enough to
         # leave to httpx entirely.
         self._reference = (
             reference
-            if reference.host
+            if host
             and not (
                 reference.userinfo or reference.query is not None or reference.fragment is not None
             )
