@@ -16,7 +16,10 @@ session's fixed headers. So:
 - :func:`send` hands the request straight to the client's transport when the client's
   other layers would do nothing to it (no auth, no event hooks, redirects not followed,
   an open client of httpx's own class or :class:`CookielessClient`), the way
-  ``AsyncClient._send_single_request`` does; any other client gets ``client.send``.
+  ``AsyncClient._send_single_request`` does (and, for a redirect, as the redirect
+  layer does when it does not follow: the next request is built and kept, so a
+  ``Location`` that is not a URL still fails the exchange); any other client gets
+  ``client.send``.
   Either way the client's transport (aiohttp in production, a ``MockTransport`` or
   respx in tests) receives every call, with the request's timeout extension.
 """
@@ -32,6 +35,7 @@ from urllib.parse import urlencode
 import httpx
 from httpx._client import BoundAsyncStream, ClientState
 from httpx._exceptions import request_context
+from httpx._urlparse import MAX_URL_LENGTH
 
 from .transport import CookielessClient
 
@@ -66,14 +70,27 @@ class RequestFactory:
         self._base_headers = _entries(httpx.Headers(headers or []))
         parsed = httpx.URL(base_url)
         reference = parsed._uri_reference
+        try:
+            host = parsed.host  # decoded as httpx.Request decodes it for the Host header
+        except ValueError:
+            host = ""  # an IDNA name httpx.Request refuses on every call: left to it
         # The path is joined to the base's own; a base with credentials, a query or a
-        # fragment is unusual enough to leave to httpx entirely.
+        # fragment, or without a host (httpx then sends no Host), is unusual enough to
+        # leave to httpx entirely.
         self._reference = (
             reference
-            if not (reference.userinfo or reference.query is not None or reference.fragment)
+            if host
+            and not (
+                reference.userinfo or reference.query is not None or reference.fragment is not None
+            )
             else None
         )
         self._prefix = reference.path
+        # httpx refuses a URL, or (with query parameters) any of its parts once quoted,
+        # longer than MAX_URL_LENGTH: a path that could reach it is left to httpx.
+        self._room = MAX_URL_LENGTH - max(len(base_url), len(reference.path))
+        if len(reference.authority) > MAX_URL_LENGTH:
+            self._reference = None
         self._host = (b"Host", b"host", parsed.netloc)
         # Headers httpx would not add itself when the client's defaults already set them.
         if any(name in _SET_BY_HTTPX for _, name, _ in self._base_headers):
@@ -135,6 +152,7 @@ class RequestFactory:
             or not _AS_IS.fullmatch(path)
             or "/." in path
             or path[:1] not in ("/", "")
+            or len(path) > self._room
         ):
             return None
         query: str | None = None
@@ -143,6 +161,8 @@ class RequestFactory:
                 query = urlencode(list(params.items()))
             else:
                 query = str(httpx.QueryParams(params))
+            if len(query) > MAX_URL_LENGTH:
+                return None  # httpx refuses a URL that long (InvalidURL)
         url = httpx.URL.__new__(httpx.URL)
         url._uri_reference = self._reference._replace(path=self._prefix + path, query=query)
         return url
@@ -182,6 +202,10 @@ async def send(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Respo
     response.default_encoding = client._default_encoding
     response.history = []
     try:
+        if 300 <= response.status_code < 400 and response.has_redirect_location:
+            # What the redirect layer does when it does not follow: the next request is
+            # built and kept, and a Location that is not a URL fails the exchange.
+            response.next_request = client._build_redirect_request(request, response)
         await read(response, stream)
     except BaseException:
         await response.aclose()

@@ -12,6 +12,7 @@ from httpx._client import BoundAsyncStream
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scim_proxy.telemetrytv import ConnectionFailed, TelemetryTV
 from scim_proxy.telemetrytv.exchange import RequestFactory, read, send
 from scim_proxy.telemetrytv.transport import CookielessClient, TransportKind, build_http_client
 
@@ -35,6 +36,13 @@ bases = st.sampled_from(
         "http://[::1]:8080",
         "https://user:pw@api.example.com",
         "https://api.example.com/v1?x=1",
+        "http:///v1",  # no host: httpx sends no Host header
+        "https://api.example.com/v1#",  # an empty fragment: the path joins after it
+        "https://api.example.com/v1?",
+        "http://@api.example.com",
+        "http://xn--bcher-kva.example;",  # httpx.Request cannot decode it for a Host
+        "http://api.example.com/v1/..",
+        "http://api.example.com/a%2Fb/%7e/caf%C3%A9 x",
     ]
 )
 segment = st.one_of(
@@ -62,7 +70,8 @@ def _reference(
     params: Any,
     content: bytes | None,
     defaults: list[tuple[str, str]],
-) -> httpx.Request | None:
+) -> httpx.Request | type[Exception]:
+    """httpx's own request, or the type of what it raised building it."""
     try:
         return httpx.Request(
             method,
@@ -72,8 +81,8 @@ def _reference(
             headers=httpx.Headers([*defaults, ("Authorization", AUTHORIZATION)]),
             extensions={"timeout": TIMEOUT},
         )
-    except httpx.InvalidURL:
-        return None
+    except (httpx.InvalidURL, ValueError) as exc:  # an IDNA error is a ValueError
+        return type(exc)
 
 
 client_defaults = st.one_of(
@@ -97,8 +106,8 @@ def test_a_request_built_by_the_factory_is_the_one_httpx_builds(
     expected = _reference(base, method, path, params, content, defaults)
     factory = RequestFactory(base, defaults)
     headers = factory.session_headers(AUTHORIZATION)
-    if expected is None:
-        with pytest.raises(httpx.InvalidURL):
+    if not isinstance(expected, httpx.Request):
+        with pytest.raises(expected):
             factory.build(method, path, headers, params=params, content=content, timeout=TIMEOUT)
         return
     built = factory.build(method, path, headers, params=params, content=content, timeout=TIMEOUT)
@@ -110,6 +119,35 @@ def test_a_request_built_by_the_factory_is_the_one_httpx_builds(
     assert built.headers.raw == expected.headers.raw
     assert built.content == expected.content
     assert built.extensions == expected.extensions
+
+
+LONG_BASE = "https://api.test/" + " " * 30000  # 90,000 characters once quoted
+
+
+@pytest.mark.parametrize(
+    ("base", "path", "params"),
+    [
+        ("https://api.test", "/users", {"email": "\u00e9" * 11000 + "@x.com"}),  # 66,016 quoted
+        ("https://api.test", "/user-groups", {"name": "g" * 65536}),
+        ("https://api.test", "/users", {"email": "g" * 65535}),
+        ("https://api.test", "/users/" + "a" * 65536, None),
+        ("https://api.test", "/users/" + "a" * (65536 - len("https://api.test/users/")), None),
+        (LONG_BASE, "/users", None),
+        (LONG_BASE, "/users", {"email": "a@example.com"}),
+    ],
+)
+def test_a_url_too_long_for_httpx_is_refused_as_httpx_refuses_it(
+    base: str, path: str, params: dict[str, str] | None
+) -> None:
+    expected = _reference(base, "GET", path, params, None, BASE_HEADERS)
+    factory = RequestFactory(base, BASE_HEADERS)
+    headers = factory.session_headers(AUTHORIZATION)
+    if not isinstance(expected, httpx.Request):
+        with pytest.raises(expected):
+            factory.build("GET", path, headers, params=params, timeout=TIMEOUT)
+        return
+    built = factory.build("GET", path, headers, params=params, timeout=TIMEOUT)
+    assert built.url._uri_reference == expected.url._uri_reference
 
 
 header_texts = st.text(
@@ -184,6 +222,61 @@ async def test_a_redirect_is_returned_not_followed() -> None:
         response = await send(client, _request())
     assert response.status_code == 302
     assert len(recorder.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "location"),
+    [
+        (302, "https://elsewhere.test/users"),
+        (301, "/users/2"),
+        (307, ""),
+        (308, "ftp://elsewhere.test/"),
+        (303, "http://h:abc/"),  # not a URL: httpx's redirect layer refuses it
+        (302, "http://[::1/"),
+        (302, "http://h\tx/"),
+        (302, None),
+        (304, "http://h:abc/"),  # not a redirect: its Location is never read
+    ],
+)
+async def test_a_redirect_answer_is_what_client_send_makes_of_it(
+    status: int, location: str | None
+) -> None:
+    headers = {"Location": location} if location is not None else {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers=headers, stream=Chunks([b"moved"]))
+
+    async def outcome(short: bool) -> tuple[Any, ...]:
+        async with CookielessClient(transport=httpx.MockTransport(handler)) as client:
+            request = _request()
+            try:
+                response = await (send(client, request) if short else client.send(request))
+            except httpx.HTTPError as exc:
+                return type(exc), str(exc), exc.request is request
+            following = response.next_request
+            return (
+                response.status_code,
+                response.content,
+                response.is_closed,
+                following and (following.method, str(following.url), following.headers.raw),
+            )
+
+    assert await outcome(short=True) == await outcome(short=False)
+
+
+async def test_a_redirect_to_no_url_is_a_failed_exchange_for_the_adapter() -> None:
+    # httpx's redirect layer refuses a Location that is not a URL even when it does not
+    # follow it; the adapter has always reported that as a connection failure.
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"Location": "http://h:abc/"})
+
+    http = CookielessClient(transport=httpx.MockTransport(handler))
+    tv = TelemetryTV(http, base_url="https://api.test")
+    try:
+        with pytest.raises(ConnectionFailed):
+            await tv.session("tok").get_user("65a1f0c2e4b0a1b2c3d4e5f6")
+    finally:
+        await tv.aclose()
 
 
 async def test_cookies_an_upstream_sets_are_not_kept() -> None:
