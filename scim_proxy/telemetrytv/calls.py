@@ -217,14 +217,22 @@ class SessionCalls:
                 # Built and sent without AsyncClient's build_request and send layers,
                 # which re-parse the base URL, merge headers and cookies, and walk auth,
                 # redirects and hooks on every call (exchange.py).
-                request = adapter.requests.build(
-                    method,
-                    path,
-                    self._request_headers,
-                    params=params,
-                    content=content,
-                    timeout=timeout,
-                )
+                try:
+                    request = adapter.requests.build(
+                        method,
+                        path,
+                        self._request_headers,
+                        params=params,
+                        content=content,
+                        timeout=timeout,
+                    )
+                except httpx.InvalidURL:
+                    # Only a value from the client can make the URL invalid: a lookup by
+                    # an email or a name past httpx's URL length limit. Nothing was sent.
+                    raise InvalidRequest(
+                        "a value in this request is too long to send to TelemetryTV "
+                        "(it would make a URL of more than 65,536 characters)"
+                    ) from None
                 response = await send(adapter.http, request)
             finally:
                 adapter.gate.release()

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scim_proxy.telemetrytv import ConnectionFailed, TelemetryTV
+from scim_proxy.telemetrytv.errors import InvalidRequest
 from scim_proxy.telemetrytv.exchange import RequestFactory, read, send
 from scim_proxy.telemetrytv.transport import CookielessClient, TransportKind, build_http_client
 
@@ -477,3 +478,18 @@ async def test_answers_over_a_real_connection_are_read_whole_and_the_connection_
             assert response.status_code == 200
             assert response.json() == {"path": path, "got": 7}
             assert response.is_closed
+
+
+async def test_a_value_too_long_for_a_url_is_refused_as_an_invalid_request() -> None:
+    # A conflict's lookup by a very long email or group name would put it in a query
+    # past httpx's URL limit: a clear refusal (400 for the client), not an unmapped
+    # InvalidURL and a 500, and nothing sent.
+    recorder = Recorder(httpx.Response(200, json=[]))
+    http = CookielessClient(transport=httpx.MockTransport(recorder))
+    tv = TelemetryTV(http, base_url="https://api.test")
+    try:
+        with pytest.raises(InvalidRequest, match="too long"):
+            await tv.session("tok").find_user_by_email("a" * 70_000 + "@example.com")
+    finally:
+        await tv.aclose()
+    assert recorder.requests == []
