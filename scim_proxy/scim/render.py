@@ -110,15 +110,23 @@ class UserDocuments:
                 "active": active,
                 "emails": emails,
             }
-        if group_ids:
-            prefix = self._groups
-            body["groups"] = [{"value": g, "$ref": prefix + g, "type": "direct"} for g in group_ids]
-            names = self._role_names
+        if not group_ids:
+            return body
+        names = self._role_names
+        if len(group_ids) == 1:
+            # The common case (TelemetryTV's groups serve as roles: a user has one),
+            # without the two comprehensions' frames.
+            g = group_ids[0]
+            body["groups"] = [{"value": g, "$ref": self._groups + g, "type": "direct"}]
             if names is not None:
-                body["roles"] = [
-                    {"value": g, "display": names[g]} if g in names else {"value": g}
-                    for g in group_ids
-                ]
+                body["roles"] = [{"value": g, "display": names[g]} if g in names else {"value": g}]
+            return body
+        prefix = self._groups
+        body["groups"] = [{"value": g, "$ref": prefix + g, "type": "direct"} for g in group_ids]
+        if names is not None:
+            body["roles"] = [
+                {"value": g, "display": names[g]} if g in names else {"value": g} for g in group_ids
+            ]
         return body
 
 

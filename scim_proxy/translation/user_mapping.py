@@ -105,8 +105,28 @@ def user_documents(
     users: Iterable[DirectoryUser], base_url: str, role_names: Mapping[str, str] | None = None
 ) -> list[dict[str, Any]]:
     """The JSON of a page of users, each as :func:`user_document` gives it, in one pass."""
-    render = scim_render.UserDocuments(base_url, role_names)
-    return [_document(render, user) for user in users]
+    document = scim_render.UserDocuments(base_url, role_names).document
+    # _document's arguments written out here: one Python frame per user fewer (a page
+    # renders a hundred); tests hold the two equal.
+    return [
+        document(
+            u.id,
+            u.email,
+            u.given_name or None,
+            u.family_name or None,
+            (
+                f"{u.given_name} {u.family_name}"
+                if u.given_name and u.family_name
+                else u.given_name or u.family_name or u.email
+            ),
+            not u.disabled,
+            u.email,
+            u.group_ids,
+            u.created,
+            u.last_modified,
+        )
+        for u in users
+    ]
 
 
 def _document(render: scim_render.UserDocuments, user: DirectoryUser) -> dict[str, Any]:
