@@ -8,6 +8,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from ..scim.render import JSON_OPTIONS
+
 SCIM_MEDIA_TYPE = "application/scim+json"
 
 
@@ -17,8 +19,8 @@ class ScimResponse(Response):
     media_type = SCIM_MEDIA_TYPE
 
     def render(self, content: Any) -> bytes:
-        """Encode the body."""
-        return orjson.dumps(content)
+        """Encode the body (a rendered document's datetimes written as scim2-models does)."""
+        return orjson.dumps(content, option=JSON_OPTIONS)
 
 
 def scim_response(

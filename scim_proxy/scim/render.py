@@ -13,8 +13,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from ..directory import instant_text
 from .models import GROUP_SCHEMA, USER_SCHEMA
+
+JSON_OPTIONS = orjson.OPT_UTC_Z
+"""orjson's options for every SCIM response: an aware datetime in UTC written with ``Z``.
+
+orjson then writes what ``datetime.isoformat`` does, ``+00:00`` as ``Z``
+(:func:`~scim_proxy.directory.instant_text`, scim2-models' spelling) for every offset of
+whole minutes, the only ones a directory record holds (tests/scim/test_render.py).
+"""
 
 
 class UserDocuments:
@@ -45,37 +55,29 @@ class UserDocuments:
         group_ids: tuple[str, ...],
         created: datetime | None,
         last_modified: datetime | None,
-        created_text: str | None = None,
-        last_modified_text: str | None = None,
     ) -> dict[str, Any]:
         """One User response from plain values: what scim2-models dumps the User to.
 
-        ``created_text`` and ``last_modified_text``, when given, are the timestamps already
-        spelled as ISO 8601 text with UTC as ``Z`` (what the datetimes would render to).
-        With role names, ``roles`` holds one entry per group.
+        ``meta`` holds the datetimes themselves (timezone-aware): every SCIM response is
+        encoded with :data:`JSON_OPTIONS`, whose text for them is scim2-models' (UTC as
+        ``Z``), and orjson writes it in C. With role names, ``roles`` holds one entry per
+        group.
         """
         # Each dict is built whole, by a literal, for the common shapes (a dict built key
         # by key costs about twice as much): a page builds a hundred of these.
-        if created_text is None and created is not None:
-            created_text = instant_text(created)
-        if last_modified_text is None and last_modified is not None:
-            # The same object when the upstream gave one text for both (never-updated users).
-            last_modified_text = (
-                created_text if last_modified is created else instant_text(last_modified)
-            )
-        if created_text is not None and last_modified_text is not None:
-            meta = {
+        if created is not None and last_modified is not None:
+            meta: dict[str, Any] = {
                 "resourceType": "User",
-                "created": created_text,
-                "lastModified": last_modified_text,
+                "created": created,
+                "lastModified": last_modified,
                 "location": self._users + id,
             }
         else:
             meta = {"resourceType": "User"}
-            if created_text is not None:
-                meta["created"] = created_text
-            if last_modified_text is not None:
-                meta["lastModified"] = last_modified_text
+            if created is not None:
+                meta["created"] = created
+            if last_modified is not None:
+                meta["lastModified"] = last_modified
             meta["location"] = self._users + id
         if family_name is not None and given_name is not None:
             name: dict[str, str] | None = {"familyName": family_name, "givenName": given_name}
@@ -108,15 +110,23 @@ class UserDocuments:
                 "active": active,
                 "emails": emails,
             }
-        if group_ids:
-            prefix = self._groups
-            body["groups"] = [{"value": g, "$ref": prefix + g, "type": "direct"} for g in group_ids]
-            names = self._role_names
+        if not group_ids:
+            return body
+        names = self._role_names
+        if len(group_ids) == 1:
+            # The common case (TelemetryTV's groups serve as roles: a user has one),
+            # without the two comprehensions' frames.
+            g = group_ids[0]
+            body["groups"] = [{"value": g, "$ref": self._groups + g, "type": "direct"}]
             if names is not None:
-                body["roles"] = [
-                    {"value": g, "display": names[g]} if g in names else {"value": g}
-                    for g in group_ids
-                ]
+                body["roles"] = [{"value": g, "display": names[g]} if g in names else {"value": g}]
+            return body
+        prefix = self._groups
+        body["groups"] = [{"value": g, "$ref": prefix + g, "type": "direct"} for g in group_ids]
+        if names is not None:
+            body["roles"] = [
+                {"value": g, "display": names[g]} if g in names else {"value": g} for g in group_ids
+            ]
         return body
 
 

@@ -35,7 +35,8 @@ from .wire import (
     new_user_json,
     parse_total,
     user_changes_json,
-    user_from_json,
+    user_from_body,
+    users_from_body,
 )
 
 T = TypeVar("T")
@@ -128,12 +129,12 @@ class TelemetryTVSession(SessionCalls):
         """The user with this id; :class:`NotFound` when there is none."""
         path = f"/users/{_segment(user_id, 'User')}"
         response = await self._call("GET", "/users/{id}", path)
-        return user_from_json(decode_json(response.content))
+        return user_from_body(response.content)
 
     async def find_user_by_email(self, email: str) -> DirectoryUser | None:
         """The user holding this email address (case-insensitive), if any."""
         response = await self._call("GET", "/users", "/users", params={"email": email})
-        found = [user_from_json(u) for u in self._array(response)]
+        found = users_from_body(response.content)
         wanted = email.casefold()
         return next((u for u in found if u.email.casefold() == wanted), None)
 
@@ -145,7 +146,7 @@ class TelemetryTVSession(SessionCalls):
         if group_id is not None:
             params["user_group_id"] = _segment(group_id, "User group")
         response = await self._call("GET", "/users", "/users", params=params)
-        items = [user_from_json(u) for u in self._array(response)]
+        items = users_from_body(response.content)
         return Page(items=items, total=parse_total(response.headers))
 
     async def walk_users(
@@ -210,7 +211,7 @@ class TelemetryTVSession(SessionCalls):
                 raise
             log.info("duplicate_create_recovered", resource="User")
             return found
-        return user_from_json(decode_json(response.content))
+        return user_from_body(response.content)
 
     async def update_user(
         self, user_id: str, changes: UserChanges, *, retry_after_send: bool = True
@@ -225,7 +226,7 @@ class TelemetryTVSession(SessionCalls):
         path = f"/users/{_segment(user_id, 'User')}"
         body = user_changes_json(changes)
         response = await self._call("PATCH", "/users/{id}", path, body=body, retry=retry_after_send)
-        return user_from_json(decode_json(response.content))
+        return user_from_body(response.content)
 
     async def delete_user(self, user_id: str) -> None:
         """Delete a user (a retry meeting 404 after a lost reply counts as done)."""

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import email.utils
 import math
-import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import orjson
 
 from ..directory import DirectoryGroup, DirectoryUser, NewUser, UserChanges
@@ -36,57 +36,123 @@ _TAKEN_WORDS = ("already", "taken", "exists", "in use", "duplicate")
 
 
 def parse_timestamp(value: Any) -> datetime | None:
-    """Read an ISO 8601 timestamp; anything unreadable gives ``None``."""
+    """Read an RFC 3339 timestamp; no zone reads as UTC, anything unreadable gives ``None``.
+
+    msgspec's reader, the one :data:`_users` decodes with, so that both ways of reading a
+    user agree on every text (docs/telemetrytv-api.md).
+    """
     if not isinstance(value, str) or not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        parsed = _convert(value, datetime)
+    except msgspec.ValidationError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-# TelemetryTV's own spelling of an instant: UTC, to the millisecond or the second
-# ("2026-11-29T21:00:00.123Z"). ASCII digits only: \d would take other scripts' digits.
-_UTC_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{3})?Z")
-_utc_text = _UTC_TEXT.fullmatch
+_convert = msgspec.convert
 
 # isinstance(x, str) as a function filter() calls without a Python frame per item.
 _is_str = str.__instancecheck__
 
+_Instant = Annotated[datetime, msgspec.Meta(tz=True)]
 
-def read_timestamp(value: Any) -> tuple[datetime | None, str | None]:
-    """A timestamp as :func:`parse_timestamp` reads it, and its :func:`instant_text`.
 
-    The text is TelemetryTV's own when it spells the instant as UTC to the millisecond or
-    the second: carried through (its milliseconds as microseconds, as ``isoformat`` writes
-    them) instead of formatted again from the datetime, which is most of the cost of
-    rendering a user (docs/performance.md). Any other spelling gives ``None`` for the
-    text, and the datetime is formatted as before; tests hold the carried text equal to
-    the datetime's over generated spellings.
+class _User(msgspec.Struct, gc=False):
+    """TelemetryTV's user object as the strict reading takes it (unknown fields ignored).
+
+    Anything this does not describe (a null name, a string ``disabled``, a naive or
+    unreadable timestamp) makes the strict reading fail, and the lenient one decides.
     """
-    if isinstance(value, str) and _utc_text(value):
-        try:
-            instant = datetime.fromisoformat(value)
-        except ValueError:  # matched the shape, but no such time ("2026-02-30", "24:00")
-            return None, None
-        if len(value) == 20:  # to the second
-            return instant, value
-        if value.endswith(".000Z"):  # no fraction: isoformat leaves it out
-            return instant, value[:19] + "Z"
-        return instant, value[:23] + "000Z"
-    return parse_timestamp(value), None
+
+    id: Annotated[str, msgspec.Meta(min_length=1)]
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    disabled: bool = False
+    user_group_ids: tuple[str, ...] = ()
+    created_at: _Instant | None = None
+    updated_at: _Instant | None = None
 
 
-def _text(obj: Mapping[str, Any], key: str) -> str:
-    value = obj.get(key)
-    return value if isinstance(value, str) else ""
+# Built once: each decodes a whole body in one C call.
+_users = msgspec.json.Decoder(list[_User]).decode
+_user = msgspec.json.Decoder(_User).decode
+
+# What sends a body to the lenient reading: not in the strict shape, or not JSON at all
+# (msgspec raises RecursionError past its nesting limit, where orjson raises its own).
+_NOT_STRICT = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
+def _check_utf8(content: bytes) -> None:
+    """Raise UnicodeDecodeError unless ``content`` is UTF-8.
+
+    msgspec checks the strings it keeps but skips unknown fields' values unchecked;
+    orjson refuses a body with invalid UTF-8 anywhere, and so must the strict reading.
+    An ASCII body (the usual one) is checked without decoding it.
+    """
+    if not content.isascii():
+        content.decode()
+
+
+def users_from_body(content: bytes) -> list[DirectoryUser]:
+    """The users of a listing's body (a JSON array of TelemetryTV user objects).
+
+    Read in one C call when every user is in TelemetryTV's documented shape; otherwise
+    the whole body is read leniently, as :func:`user_from_json` reads each user, and
+    :class:`BadResponse` when it is not JSON, not an array, or holds a user without an id.
+    Tests hold both readings equal wherever the strict one succeeds.
+    """
+    try:
+        _check_utf8(content)
+        wire = _users(content)
+    except _NOT_STRICT:
+        data = decode_json(content)
+        if not isinstance(data, list):
+            raise BadResponse(
+                "TelemetryTV answered a listing with something other than an array"
+            ) from None
+        return [user_from_json(u) for u in data]
+    user = DirectoryUser
+    return [
+        user(
+            u.id,
+            u.email,
+            u.first_name,
+            u.last_name,
+            u.disabled,
+            u.user_group_ids,
+            u.created_at,
+            u.updated_at,
+        )
+        for u in wire
+    ]
+
+
+def user_from_body(content: bytes) -> DirectoryUser:
+    """The user of a body holding one TelemetryTV user object: as :func:`users_from_body`."""
+    try:
+        _check_utf8(content)
+        u = _user(content)
+    except _NOT_STRICT:
+        return user_from_json(decode_json(content))
+    return DirectoryUser(
+        u.id,
+        u.email,
+        u.first_name,
+        u.last_name,
+        u.disabled,
+        u.user_group_ids,
+        u.created_at,
+        u.updated_at,
+    )
 
 
 def user_from_json(obj: Any) -> DirectoryUser:
-    """Build a user from TelemetryTV's user object."""
-    # Read once per user of every page: plain lookups rather than helpers (a page of 100
-    # users builds 100 of these, docs/performance.md).
+    """Build a user from TelemetryTV's user object, decoded: the lenient reading.
+
+    Every field is optional but the id; a value of the wrong type reads as absent.
+    """
     if not isinstance(obj, dict):
         raise BadResponse("TelemetryTV returned a user without an id")
     get = obj.get
@@ -95,13 +161,6 @@ def user_from_json(obj: Any) -> DirectoryUser:
         raise BadResponse("TelemetryTV returned a user without an id")
     email, first, last = get("email"), get("first_name"), get("last_name")
     group_ids = get("user_group_ids")
-    created_at, updated_at = get("created_at"), get("updated_at")
-    created, created_text = read_timestamp(created_at)
-    # Never-updated users carry the same text twice: read it once (the same objects).
-    if updated_at == created_at:
-        updated, updated_text = created, created_text
-    else:
-        updated, updated_text = read_timestamp(updated_at)
     return DirectoryUser(
         user_id,
         email if isinstance(email, str) else "",
@@ -109,11 +168,14 @@ def user_from_json(obj: Any) -> DirectoryUser:
         last if isinstance(last, str) else "",
         get("disabled") is True,
         tuple(filter(_is_str, group_ids)) if isinstance(group_ids, list) and group_ids else (),
-        created,
-        updated,
-        created_text,
-        updated_text,
+        parse_timestamp(get("created_at")),
+        parse_timestamp(get("updated_at")),
     )
+
+
+def _text(obj: Mapping[str, Any], key: str) -> str:
+    value = obj.get(key)
+    return value if isinstance(value, str) else ""
 
 
 def group_from_json(obj: Any) -> DirectoryGroup:
@@ -270,7 +332,8 @@ __all__ = [
     "parse_retry_after",
     "parse_timestamp",
     "parse_total",
-    "read_timestamp",
     "user_changes_json",
+    "user_from_body",
     "user_from_json",
+    "users_from_body",
 ]

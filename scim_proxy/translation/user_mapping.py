@@ -92,6 +92,9 @@ def user_document(
 ) -> dict[str, Any]:
     """The JSON a response carries for a user: what :func:`user_resource` dumps to.
 
+    Its ``meta`` timestamps are datetimes, as :class:`~scim_proxy.scim.render.UserDocuments`
+    leaves them for the response's encoding.
+
     Built without models, for the reads every import and lookup makes (a page of 100
     users would otherwise build 600 models); tests hold the two equal.
     """
@@ -102,8 +105,28 @@ def user_documents(
     users: Iterable[DirectoryUser], base_url: str, role_names: Mapping[str, str] | None = None
 ) -> list[dict[str, Any]]:
     """The JSON of a page of users, each as :func:`user_document` gives it, in one pass."""
-    render = scim_render.UserDocuments(base_url, role_names)
-    return [_document(render, user) for user in users]
+    document = scim_render.UserDocuments(base_url, role_names).document
+    # _document's arguments written out here: one Python frame per user fewer (a page
+    # renders a hundred); tests hold the two equal.
+    return [
+        document(
+            u.id,
+            u.email,
+            u.given_name or None,
+            u.family_name or None,
+            (
+                f"{u.given_name} {u.family_name}"
+                if u.given_name and u.family_name
+                else u.given_name or u.family_name or u.email
+            ),
+            not u.disabled,
+            u.email,
+            u.group_ids,
+            u.created,
+            u.last_modified,
+        )
+        for u in users
+    ]
 
 
 def _document(render: scim_render.UserDocuments, user: DirectoryUser) -> dict[str, Any]:
@@ -120,8 +143,6 @@ def _document(render: scim_render.UserDocuments, user: DirectoryUser) -> dict[st
         user.group_ids,
         user.created,
         user.last_modified,
-        user.created_text,
-        user.last_modified_text,
     )
 
 

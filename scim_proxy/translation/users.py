@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import structlog
 from pydantic import ValidationError
 from scim2_models import Context, PatchOp, ResponseParameters, SCIMException
@@ -348,7 +349,7 @@ class UserProvisioning:
         with upstream_errors("User", current.id):
             if update.deactivate and deletes and may_delete:
                 await self.session.delete_user(current.id)
-                return _Updated(current._replace(disabled=True), deleted=True)
+                return _Updated(msgspec.structs.replace(current, disabled=True), deleted=True)
             if update.changes.is_empty():
                 return _Updated(current)
             return _Updated(await self.session.update_user(current.id, update.changes))
