@@ -7,7 +7,7 @@ and whenever it fails the lenient reading must decide (its users, or its BadResp
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -289,3 +289,20 @@ def test_a_number_beyond_a_double_in_an_ignored_field_does_not_fail_the_body(
     (user,) = wire.users_from_body(b"[" + obj + b"]")
     assert _key(user) == _key(wire.user_from_json({"id": "u1", "email": "ada@example.com"}))
     assert _key(wire.user_from_body(obj)) == _key(user)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # fromisoformat (before the fifth round) cut these to 21:00:00.999999.
+        ("2026-11-29T21:00:00.9999999Z", datetime(2026, 11, 29, 21, 0, 1, tzinfo=UTC)),
+        ("2026-11-29T21:00:00.1234567Z", datetime(2026, 11, 29, 21, 0, 0, 123457, tzinfo=UTC)),
+        ("9999-12-31T23:59:59.9999999Z", None),  # rounds past the last datetime
+    ],
+)
+def test_a_fraction_past_microseconds_is_rounded_alike_on_both_readings(
+    raw: str, expected: datetime | None
+) -> None:
+    body = {"id": "u1", "created_at": raw}
+    (strict,) = wire.users_from_body(orjson.dumps([body]))
+    assert strict.created == wire.user_from_json(body).created == expected
