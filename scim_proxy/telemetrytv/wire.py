@@ -113,20 +113,7 @@ def users_from_body(content: bytes) -> list[DirectoryUser]:
                 "TelemetryTV answered a listing with something other than an array"
             ) from None
         return [user_from_json(u) for u in data]
-    user = DirectoryUser
-    return [
-        user(
-            u.id,
-            u.email,
-            u.first_name,
-            u.last_name,
-            u.disabled,
-            u.user_group_ids,
-            u.created_at,
-            u.updated_at,
-        )
-        for u in wire
-    ]
+    return list(map(_record, wire))
 
 
 def user_from_body(content: bytes) -> DirectoryUser:
@@ -136,6 +123,11 @@ def user_from_body(content: bytes) -> DirectoryUser:
         u = _user(content)
     except _NOT_STRICT:
         return user_from_json(decode_json(content))
+    return _record(u)
+
+
+def _record(u: _User) -> DirectoryUser:
+    """The directory's record of a strictly read TelemetryTV user."""
     return DirectoryUser(
         u.id,
         u.email,
