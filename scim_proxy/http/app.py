@@ -10,18 +10,15 @@ from contextlib import asynccontextmanager
 
 import httpx
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from ..ops.config import Settings
-from ..scim.errors import ScimError
 from ..telemetrytv.breaker import CircuitBreaker
 from ..telemetrytv.client import AttemptPolicy, TelemetryTV
 from ..telemetrytv.retries import RetryingAttempts
 from ..telemetrytv.transport import build_http_client
 from ..translation.coordination import Coordinator
 from .dispatch import RouteTable
-from .errors import http_error_handler, scim_error_handler
 from .front_door import FrontDoor
 from .routes import discovery, groups, health, roles, unsupported, users
 from .state import SCIM_PREFIX, ProxyState
@@ -94,12 +91,7 @@ def create_app(
             for route in roles.routes
         ]
     routes = [*scim_routes, *health.routes]
-    app = Starlette(
-        routes=routes,
-        exception_handlers={ScimError: scim_error_handler, HTTPException: http_error_handler},
-        lifespan=lifespan,
-    )
-    app.router.redirect_slashes = False
+    app = Starlette(routes=routes, lifespan=lifespan)
     # Every HTTP request is served by the front door, in one frame, rather than through
     # Starlette's middleware stack and router (which serve the lifespan only); the routes
     # stay registered on the app all the same (``app.routes``).

@@ -21,12 +21,6 @@ def render_scim_error(error: ScimError) -> Response:
     return scim_response(error.body(), error.status, error.headers or None)
 
 
-async def scim_error_handler(request: Request, exc: Exception) -> Response:
-    """Render a :class:`ScimError` raised by a route."""
-    assert isinstance(exc, ScimError)
-    return render_scim_error(exc)
-
-
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     """Render the router's own errors (unknown path, wrong method) as SCIM errors."""
     assert isinstance(exc, HTTPException)
