@@ -21,6 +21,7 @@ from .ops.lifecycle import (
 from .ops.logging import configure_logging
 from .ops.redaction import url_without_credentials
 from .serving import freeze_startup_objects, serve_workers, uvicorn_config, warn_if_insecure
+from .simulator.deviations import DEVIATIONS
 from .simulator.faults import FAULT_KINDS
 from .telemetrytv.probe import Finding
 
@@ -89,11 +90,20 @@ def simulator(args: argparse.Namespace) -> int:
             commit_delay_ms=args.commit_delay_ms,
             auth_schemes=tuple(a.strip() for a in args.auth_schemes.split(",") if a.strip()),
             paging_header=not args.no_paging_header,
+            deviations=tuple(
+                name.strip()
+                for given in args.deviation or ()
+                for name in given.split(",")
+                if name.strip()
+            ),
+            log_requests=args.log_requests,
         )
     except ValueError as exc:
         print(f"scim-proxy simulator: {exc}", file=sys.stderr)
         return 2
     print(f"TelemetryTV simulator on http://{args.host}:{args.port} (token {args.token!r})")
+    for name in settings.deviations:
+        print(f"deviation {name}: {DEVIATIONS[name]}")
     run_simulator(settings, args.host, args.port)
     return 0
 
@@ -288,6 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=1500.0,
         help="delay of a 'commit-timeout' reply, after the write is applied (1500)",
+    )
+    sim_cmd.add_argument(
+        "--deviation",
+        action="append",
+        metavar="NAME",
+        help="answer one inferred write the way a real account might instead, to see "
+        "`check --write` catch it (repeatable or comma-separated): " + ", ".join(DEVIATIONS),
+    )
+    sim_cmd.add_argument(
+        "--log-requests",
+        action="store_true",
+        help="print each request's method and path on stdout as it arrives",
     )
     sim_cmd.set_defaults(handler=simulator)
     return parser
