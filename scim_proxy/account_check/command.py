@@ -1,0 +1,252 @@
+"""``scim-proxy check``: the read checks, then with ``--write`` the write check, reported.
+
+The read checks (``telemetrytv/probe.py``) run first; the write check runs only when none
+of them failed. Whatever the write check created is removed at the end, also after a
+failure or an interruption (``ledger.py``, ``interrupts.py``). The report is printed item
+by item as readable lines, or at the end as one JSON object (``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+import httpx
+import orjson
+import structlog
+
+from .. import __version__
+from ..ops.config import Coordination, Deactivation, Settings, load_settings
+from ..ops.logging import configure_logging
+from ..ops.redaction import url_without_credentials
+from ..telemetrytv.auth import authorization_header
+from ..telemetrytv.probe import Finding, run_probe
+from ..telemetrytv.recording import ExchangeLog
+from ..telemetrytv.transport import build_http_client
+from ..translation.coordination import Coordinator
+from ..translation.memberships import MembershipWriter
+from ..translation.passwords import generate_password
+from .interrupts import Interrupts
+from .ledger import Ledger
+from .report import Item, Report, Status, closing_lines, item_lines, report_json
+from .write_steps import Throwaway, WriteCheck
+
+DEFAULT_DOMAIN = "example.invalid"
+_DOMAIN = re.compile(
+    r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+
+
+def _read_items(findings: Iterable[Finding]) -> list[Item]:
+    return [
+        Item(
+            "read",
+            f.item,
+            Status.PASS if f.passed else (Status.FAIL if f.critical else Status.WARN),
+            f.detail,
+            f.fix,
+        )
+        for f in findings
+    ]
+
+
+def _write_settings(settings: Settings) -> Settings:
+    """The settings the write check writes memberships under.
+
+    ``process`` coordination: the check is the only writer of its throwaway user, so the
+    proxy's own read-modify-write under this process's lock is the write to prove, and
+    neither Redis nor a settle wait has a part in it.
+    """
+    return settings.replace("server", workers=1).replace(
+        "groups", coordination=Coordination.process, redis_url=""
+    )
+
+
+async def check_account(
+    http: httpx.AsyncClient,
+    settings: Settings,
+    token: str,
+    *,
+    write: bool,
+    domain: str = DEFAULT_DOMAIN,
+    interrupts: Interrupts | None = None,
+    emit: Callable[[list[str]], None] = lambda lines: None,
+    extra_findings: Iterable[Finding] = (),
+    passwords: Callable[[], str] = generate_password,
+) -> tuple[Report, ExchangeLog]:
+    """Check the account ``settings.upstream`` names, through ``http``; with ``write``, also
+    every kind of write. ``emit`` gets each item's readable lines as it is decided. Returns
+    the report and the exchange log whose ``redact`` every output must go through."""
+    upstream = settings.upstream
+    interrupts = interrupts or Interrupts()
+    started = time.perf_counter()
+    header = authorization_header(upstream.auth_scheme, token)
+    throwaway = Throwaway.new(domain)
+    log = ExchangeLog(secrets=(token, header, header.partition(" ")[2]), marker=throwaway.tag)
+    report = Report(
+        version=__version__,
+        base_url=url_without_credentials(upstream.base_url),
+        auth_scheme=upstream.auth_scheme.value,
+        started_at=datetime.now(UTC),
+        write=write,
+    )
+
+    def add(items: Iterable[Item]) -> None:
+        for item in items:
+            report.items.append(item)
+            emit(item_lines(item, log.redact))
+
+    async def read_phase() -> None:
+        findings = await run_probe(http, upstream.base_url, token, upstream.auth_scheme)
+        add(_read_items([*findings, *extra_findings]))
+
+    if not await interrupts.run(read_phase()):
+        return _finish(report, interrupts, started), log
+    if write:
+        account_failed = any(i.status is Status.FAIL for i in report.items if i.phase == "read")
+        await _write_phase(
+            report,
+            http,
+            settings,
+            token,
+            throwaway,
+            log,
+            interrupts,
+            add,
+            passwords,
+            account_failed,
+        )
+    return _finish(report, interrupts, started), log
+
+
+async def _write_phase(
+    report: Report,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    token: str,
+    throwaway: Throwaway,
+    log: ExchangeLog,
+    interrupts: Interrupts,
+    add: Callable[[Iterable[Item]], None],
+    passwords: Callable[[], str],
+    account_failed: bool,
+) -> None:
+    from ..http.app import build_upstream
+
+    settings = _write_settings(settings)
+    budget = settings.server.request_budget_seconds
+    recording = log.client(http)
+    ledger = Ledger()
+    session = build_upstream(settings, recording).session(token)
+    steps = WriteCheck(
+        session,
+        MembershipWriter(session, settings.groups, Coordinator(settings)),
+        log,
+        ledger,
+        throwaway,
+        deactivation_deletes=Deactivation(settings.users.deactivation) is Deactivation.delete,
+        budget=budget,
+        passwords=passwords,
+        on_item=lambda item: add([item]),
+    )
+    if account_failed:
+        steps.not_run("the read checks failed, so nothing was written")
+        return
+    report.throwaway = {"user": throwaway.email, "group": throwaway.group}
+    if not await interrupts.run(steps.run()):
+        steps.not_run(f"not run: interrupted by {_name(interrupts)}")
+    # A fresh adapter: the checks' circuit breaker, opened by a failing account, must not
+    # stop the clean-up before it tries.
+    cleaner = build_upstream(settings, recording).session(token)
+    mark = log.mark()
+    cleaned = await interrupts.run(ledger.clean(cleaner, budget), tolerates=1)
+    report.cleanup = log.since(mark)
+    report.leftovers = ledger.leftovers(None if cleaned else _name(interrupts))
+
+
+def _name(interrupts: Interrupts) -> str:
+    return interrupts.first.name if interrupts.first is not None else "a signal"
+
+
+def _finish(report: Report, interrupts: Interrupts, started: float) -> Report:
+    report.ms = (time.perf_counter() - started) * 1000
+    if interrupts.first is not None:
+        report.interrupted = interrupts.first.name
+        report.interrupt_code = 128 + int(interrupts.first)
+    return report
+
+
+def run(args: argparse.Namespace, allowlist: Callable[[Settings, str], Finding]) -> int:
+    """The ``check`` command: 0 when the proxy can work with the account (see Report)."""
+    settings = load_settings(args.config)
+    if args.upstream:
+        settings = settings.replace("upstream", base_url=args.upstream)
+    token = args.token or os.environ.get("SCIM_PROXY_CHECK_TOKEN", "")
+    problem = ""
+    if not token:
+        problem = "give the API token with --token (or SCIM_PROXY_CHECK_TOKEN)"
+    elif args.domain is not None and not args.write:
+        problem = "--domain names the throwaway user's domain: it needs --write"
+    elif args.domain is not None and not _DOMAIN.fullmatch(args.domain):
+        problem = f"--domain {args.domain!r} is not a domain name such as example.com"
+    if problem:
+        print(f"scim-proxy check: {problem}", file=sys.stderr)
+        return 2
+    # Log events go to stderr: stdout is the report. The report shows every exchange, so
+    # below warning (an upstream_call per expected 404) only at logging.level = "debug".
+    level = settings.logging.level.lower()
+    configure_logging(
+        dataclasses.replace(settings.logging, level=level if level == "debug" else "warning")
+        if level in ("debug", "info")
+        else settings.logging
+    )
+    structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=sys.stderr))
+    return asyncio.run(_main(args, settings, token, allowlist(settings, token))).exit_code()
+
+
+async def _main(
+    args: argparse.Namespace, settings: Settings, token: str, allowlist: Finding
+) -> Report:
+    upstream = settings.upstream
+
+    def emit(lines: list[str]) -> None:
+        if not args.json:
+            print("\n".join(lines), flush=True)
+
+    interrupts = Interrupts()
+    with interrupts.from_signals():
+        where = url_without_credentials(upstream.base_url)
+        mode = "writing to the account (--write)" if args.write else "reads only"
+        emit(
+            ExchangeLog(secrets=(token,)).redact(
+                [f"Checking {where} (auth scheme {upstream.auth_scheme.value}), {mode}"]
+            )
+        )
+        async with build_http_client(
+            transport=upstream.transport,
+            connect_timeout=upstream.connect_timeout,
+            read_timeout=upstream.read_timeout,
+            verify_tls=not upstream.insecure_skip_tls_verify,
+        ) as http:
+            report, log = await check_account(
+                http,
+                settings,
+                token,
+                write=args.write,
+                domain=args.domain or DEFAULT_DOMAIN,
+                interrupts=interrupts,
+                emit=emit,
+                extra_findings=[allowlist],
+            )
+        if args.json:
+            print(orjson.dumps(report_json(report, log.redact)).decode(), flush=True)
+        else:
+            emit(closing_lines(report, log.redact))
+        return report
