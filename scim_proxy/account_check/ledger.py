@@ -79,6 +79,7 @@ class Ledger:
         return found
 
     async def _remove(self, session: TelemetryTVSession, entry: Created) -> None:
+        failure: UpstreamError | None = None
         try:
             if entry.id is None and not await self._find(session, entry):
                 return
@@ -90,11 +91,17 @@ class Ledger:
                     await session.delete_group(entry.id)
             except NotFound:
                 pass  # gone already: the read below confirms it
+            except UpstreamError as exc:
+                failure = exc  # its answer may be what was lost: the read below tells
             if await _still_there(session, entry.kind, entry.id):
-                entry.problem = "TelemetryTV accepted the delete, but it is still there"
+                entry.problem = (
+                    f"could not be removed: {upstream_detail(failure)}"
+                    if failure is not None
+                    else "TelemetryTV accepted the delete, but it is still there"
+                )
                 return
         except UpstreamError as exc:
-            entry.problem = f"could not be removed: {upstream_detail(exc)}"
+            entry.problem = f"could not be removed: {upstream_detail(failure or exc)}"
             return
         except asyncio.CancelledError:
             entry.problem = "the clean-up was stopped while removing it (it may be gone)"

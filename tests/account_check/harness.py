@@ -8,6 +8,7 @@ chosen write arrives, as a signal would.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ class Upstream(httpx.AsyncBaseTransport):
     """From this write on, every DELETE answers 500 unapplied (the clean-up's too)."""
     interrupt_at: dict[int, signal.Signals] = field(default_factory=dict)
     """Write number -> the signal to interrupt the check with when it arrives."""
+    interrupt_after_applying: bool = False
+    """Interrupt once the write was applied (its answer then lost), not before sending it."""
     interrupt_on_cleanup: signal.Signals | None = None
     """Interrupt again when the first DELETE after an interruption arrives."""
     interrupts: Interrupts = field(default_factory=Interrupts)
@@ -70,6 +73,11 @@ class Upstream(httpx.AsyncBaseTransport):
         number = self.writes
         if number in self.interrupt_at:
             self.interrupts.interrupt(self.interrupt_at[number])
+            if self.interrupt_after_applying:
+                response = await self.inner.handle_async_request(request)
+                await asyncio.sleep(0)  # the cancellation lands here: the answer is lost
+                return response
+            await asyncio.sleep(0)  # the cancellation lands here: the write is never sent
         elif (
             self.interrupt_on_cleanup is not None
             and self.interrupts.received
@@ -77,6 +85,7 @@ class Upstream(httpx.AsyncBaseTransport):
         ):
             self.interrupts.interrupt(self.interrupt_on_cleanup)
             self.interrupt_on_cleanup = None
+            await asyncio.sleep(0)
         failing = self.fail_deletes_from is not None and number >= self.fail_deletes_from
         if failing and request.method == "DELETE":
             return httpx.Response(500, json={"error": "Internal server error"})
