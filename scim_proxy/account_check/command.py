@@ -84,103 +84,110 @@ async def check_account(
     """Check the account ``settings.upstream`` names, through ``http``; with ``write``, also
     every kind of write. ``emit`` gets each item's readable lines as it is decided. Returns
     the report and the exchange log whose ``redact`` every output must go through."""
-    upstream = settings.upstream
-    interrupts = interrupts or Interrupts()
-    started = time.perf_counter()
-    header = authorization_header(upstream.auth_scheme, token)
-    throwaway = Throwaway.new(domain)
-    log = ExchangeLog(secrets=(token, header, header.partition(" ")[2]), marker=throwaway.tag)
-    report = Report(
-        version=__version__,
-        base_url=url_without_credentials(upstream.base_url),
-        auth_scheme=upstream.auth_scheme.value,
-        started_at=datetime.now(UTC),
-        write=write,
-    )
+    run = _Run(http, settings, token, Throwaway.new(domain), interrupts or Interrupts(), emit)
+    run.report.write = write
+    read_checks = run.read_phase(extra_findings)
+    if await run.interrupts.run(read_checks) and write:
+        await run.write_phase(passwords)
+    return run.finish(), run.log
 
-    def add(items: Iterable[Item]) -> None:
-        for item in items:
-            report.items.append(item)
-            emit(item_lines(item, log.redact))
 
-    async def read_phase() -> None:
-        findings = await run_probe(http, upstream.base_url, token, upstream.auth_scheme)
-        add(_read_items([*findings, *extra_findings]))
+class _Run:
+    """One run of the check: its report, its exchange log, its interruptions."""
 
-    if not await interrupts.run(read_phase()):
-        return _finish(report, interrupts, started), log
-    if write:
-        account_failed = any(i.status is Status.FAIL for i in report.items if i.phase == "read")
-        await _write_phase(
-            report,
-            http,
-            settings,
-            token,
-            throwaway,
-            log,
-            interrupts,
-            add,
-            passwords,
-            account_failed,
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        token: str,
+        throwaway: Throwaway,
+        interrupts: Interrupts,
+        emit: Callable[[list[str]], None],
+    ) -> None:
+        self.http = http
+        self.settings = settings
+        self.token = token
+        self.throwaway = throwaway
+        self.interrupts = interrupts
+        self.emit = emit
+        self.started = time.perf_counter()
+        self.account_failed = False
+        upstream = settings.upstream
+        header = authorization_header(upstream.auth_scheme, token)
+        self.log = ExchangeLog(
+            secrets=(token, header, header.partition(" ")[2]), marker=throwaway.tag
         )
-    return _finish(report, interrupts, started), log
+        self.report = Report(
+            version=__version__,
+            base_url=url_without_credentials(upstream.base_url),
+            auth_scheme=upstream.auth_scheme.value,
+            started_at=datetime.now(UTC),
+            write=False,
+        )
 
+    def add(self, item: Item) -> None:
+        """Note an item, and show it."""
+        self.report.items.append(item)
+        self.emit(item_lines(item, self.log.redact))
 
-async def _write_phase(
-    report: Report,
-    http: httpx.AsyncClient,
-    settings: Settings,
-    token: str,
-    throwaway: Throwaway,
-    log: ExchangeLog,
-    interrupts: Interrupts,
-    add: Callable[[Iterable[Item]], None],
-    passwords: Callable[[], str],
-    account_failed: bool,
-) -> None:
-    from ..http.app import build_upstream
+    async def read_phase(self, extra_findings: Iterable[Finding]) -> None:
+        """The read checks (reads only, not recorded: listings hold other people's data)."""
+        upstream = self.settings.upstream
+        findings = await run_probe(self.http, upstream.base_url, self.token, upstream.auth_scheme)
+        # The proxy's own findings (the allowlist) say nothing about the account.
+        self.account_failed = any(f.critical and not f.passed for f in findings)
+        for item in _read_items([*findings, *extra_findings]):
+            self.add(item)
 
-    settings = _write_settings(settings)
-    budget = settings.server.request_budget_seconds
-    recording = log.client(http)
-    ledger = Ledger()
-    session = build_upstream(settings, recording).session(token)
-    steps = WriteCheck(
-        session,
-        MembershipWriter(session, settings.groups, Coordinator(settings)),
-        log,
-        ledger,
-        throwaway,
-        deactivation_deletes=Deactivation(settings.users.deactivation) is Deactivation.delete,
-        budget=budget,
-        passwords=passwords,
-        on_item=lambda item: add([item]),
-    )
-    if account_failed:
-        steps.not_run("the read checks failed, so nothing was written")
-        return
-    report.throwaway = {"user": throwaway.email, "group": throwaway.group}
-    if not await interrupts.run(steps.run()):
-        steps.not_run(f"not run: interrupted by {_name(interrupts)}")
-    # A fresh adapter: the checks' circuit breaker, opened by a failing account, must not
-    # stop the clean-up before it tries.
-    cleaner = build_upstream(settings, recording).session(token)
-    mark = log.mark()
-    cleaned = await interrupts.run(ledger.clean(cleaner, budget), tolerates=1)
-    report.cleanup = log.since(mark)
-    report.leftovers = ledger.leftovers(None if cleaned else _name(interrupts))
+    async def write_phase(self, passwords: Callable[[], str]) -> None:
+        """The write check, unless a read check failed, then the clean-up in any case."""
+        from ..http.app import build_upstream
+
+        settings = _write_settings(self.settings)
+        budget = settings.server.request_budget_seconds
+        recording = self.log.client(self.http)
+        ledger = Ledger()
+        session = build_upstream(settings, recording).session(self.token)
+        steps = WriteCheck(
+            session,
+            MembershipWriter(session, settings.groups, Coordinator(settings)),
+            self.log,
+            ledger,
+            self.throwaway,
+            deactivation_deletes=Deactivation(settings.users.deactivation) is Deactivation.delete,
+            budget=budget,
+            passwords=passwords,
+            on_item=self.add,
+        )
+        if self.account_failed:
+            steps.not_run("the read checks failed, so nothing was written")
+            return
+        self.report.throwaway = {"user": self.throwaway.email, "group": self.throwaway.group}
+        if not await self.interrupts.run(steps.run()):
+            steps.not_run(f"not run: interrupted by {_name(self.interrupts)}")
+        # A fresh adapter: the checks' circuit breaker, opened by a failing account, must
+        # not stop the clean-up before it tries.
+        cleaner = build_upstream(settings, recording).session(self.token)
+        if ledger.outstanding():
+            self.emit(["Removing what the check created (a second Ctrl-C stops this)"])
+        mark = self.log.mark()
+        cleaned = await self.interrupts.run(ledger.clean(cleaner, budget), tolerates=1)
+        self.report.cleanup = self.log.since(mark)
+        self.report.leftovers = ledger.leftovers(None if cleaned else _name(self.interrupts))
+
+    def finish(self) -> Report:
+        """The report, with its duration and any interruption."""
+        report = self.report
+        report.ms = (time.perf_counter() - self.started) * 1000
+        first = self.interrupts.first
+        if first is not None:
+            report.interrupted = first.name
+            report.interrupt_code = 128 + int(first)
+        return report
 
 
 def _name(interrupts: Interrupts) -> str:
     return interrupts.first.name if interrupts.first is not None else "a signal"
-
-
-def _finish(report: Report, interrupts: Interrupts, started: float) -> Report:
-    report.ms = (time.perf_counter() - started) * 1000
-    if interrupts.first is not None:
-        report.interrupted = interrupts.first.name
-        report.interrupt_code = 128 + int(interrupts.first)
-    return report
 
 
 def run(args: argparse.Namespace, allowlist: Callable[[Settings, str], Finding]) -> int:

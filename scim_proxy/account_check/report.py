@@ -107,17 +107,17 @@ class Report:
         return EXIT_USABLE if self.usable else EXIT_UNUSABLE
 
 
-_WIDTH = len("SKIPPED")
+_INDENT = " " * 6
 
 
 def item_lines(item: Item, redact: Redact) -> list[str]:
     """An item as readable lines: status and detail, then for anything but a pass the fix
     and the exchanges that tell what was sent and what came back."""
-    lines = [f"{item.status.value:<{_WIDTH}}  {item.name}: {item.detail}"]
+    lines = [f"{item.status.value}  {item.name}: {item.detail}"]
     if item.status in (Status.PASS, Status.SKIPPED):
         return _lines(redact(lines))
     if item.fix:
-        lines.append(f"{'':<{_WIDTH}}  -> {item.fix}")
+        lines.append(f"{_INDENT}-> {item.fix}")
     # The writes, and any read that did not succeed; a repeated exchange (the membership
     # writer's rounds) once, with its count.
     shown: list[tuple[str, str, int]] = []
@@ -131,10 +131,10 @@ def item_lines(item: Item, redact: Redact) -> list[str]:
             shown.append((*pair, 1))
     for sent, received, count in shown[:6]:
         times = f" ({count} times)" if count > 1 else ""
-        lines.append(f"{'':<{_WIDTH}}  sent{times}: {sent}")
-        lines.append(f"{'':<{_WIDTH}}  received: {received}")
+        lines.append(f"{_INDENT}sent{times}: {sent}")
+        lines.append(f"{_INDENT}received: {received}")
     if len(shown) > 6:
-        lines.append(f"{'':<{_WIDTH}}  ... {len(shown) - 6} more exchanges (--json has them all)")
+        lines.append(f"{_INDENT}... {len(shown) - 6} more exchanges (--json has them all)")
     return _lines(redact(lines))
 
 
