@@ -36,7 +36,8 @@ from ..translation.passwords import generate_password
 from .interrupts import Interrupts
 from .ledger import Ledger
 from .report import Item, Report, Status, closing_lines, item_lines, report_json
-from .write_steps import Throwaway, WriteCheck
+from .throwaway import Throwaway
+from .write_steps import WriteCheck
 
 DEFAULT_DOMAIN = "example.invalid"
 _DOMAIN = re.compile(
@@ -79,16 +80,17 @@ async def check_account(
     interrupts: Interrupts | None = None,
     emit: Callable[[list[str]], None] = lambda lines: None,
     extra_findings: Iterable[Finding] = (),
-    passwords: Callable[[], str] = generate_password,
+    passwords: Callable[[], str] | None = None,
 ) -> tuple[Report, ExchangeLog]:
     """Check the account ``settings.upstream`` names, through ``http``; with ``write``, also
-    every kind of write. ``emit`` gets each item's readable lines as it is decided. Returns
-    the report and the exchange log whose ``redact`` every output must go through."""
+    every kind of write. ``emit`` gets each item's readable lines as it is decided;
+    ``passwords`` makes the throwaway user's passwords (strong random ones by default).
+    Returns the report and the exchange log whose ``redact`` every output must go through."""
     run = _Run(http, settings, token, Throwaway.new(domain), interrupts or Interrupts(), emit)
     run.report.write = write
     read_checks = run.read_phase(extra_findings)
     if await run.interrupts.run(read_checks) and write:
-        await run.write_phase(passwords)
+        await run.write_phase(passwords or generate_password)
     return run.finish(), run.log
 
 

@@ -14,7 +14,6 @@ the adapter: what was sent and what came back is shown from the exchange log.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,9 +22,17 @@ from ..directory import DirectoryUser, NewUser, UserChanges
 from ..ops.context import start_request_stats
 from ..scim.errors import ScimError
 from ..telemetrytv.client import TelemetryTVSession
-from ..telemetrytv.errors import BadResponse, NotFound, RateLimited, Unauthorized, UpstreamError
+from ..telemetrytv.errors import (
+    BadResponse,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    UpstreamError,
+)
 from ..telemetrytv.errors import UpstreamUnavailable as Unavailable
 from ..telemetrytv.recording import ExchangeLog
+from ..telemetrytv.wire import refused_user_attributes
 from ..translation.memberships import MembershipWriter
 from ..translation.passwords import generate_password
 from . import step_texts as texts
@@ -47,44 +54,8 @@ from .step_texts import (
     RENAME_GROUP,
     UPDATE_NAMES,
 )
+from .throwaway import Throwaway
 from .upstream_text import upstream_detail, upstream_fix
-
-
-@dataclass(frozen=True)
-class Throwaway:
-    """The names the check gives what it creates: unmistakable, random, on a chosen domain."""
-
-    tag: str
-    domain: str
-    given: str = "SCIM proxy"
-    family: str = "Check"
-    new_given: str = "SCIM proxy (updated)"
-    new_family: str = "Check (updated)"
-
-    @classmethod
-    def new(cls, domain: str) -> Throwaway:
-        """Fresh names: ``scim-proxy-check-<12 random hex digits>``."""
-        return cls(f"scim-proxy-check-{secrets.token_hex(6)}", domain)
-
-    @property
-    def email(self) -> str:
-        """The user's email at creation."""
-        return f"{self.tag}@{self.domain}"
-
-    @property
-    def changed_email(self) -> str:
-        """The user's email after the change."""
-        return f"{self.tag}-changed@{self.domain}"
-
-    @property
-    def group(self) -> str:
-        """The group's name at creation."""
-        return self.tag
-
-    @property
-    def renamed_group(self) -> str:
-        """The group's name after the rename."""
-        return f"{self.tag}-renamed"
 
 
 @dataclass(frozen=True)
@@ -212,7 +183,7 @@ class WriteCheck:
     def _fix_for(self, name: str, exc: UpstreamError) -> str:
         if isinstance(exc, Unauthorized | RateLimited | Unavailable) or exc.status == 405:
             return upstream_fix(exc)
-        if name == CREATE_USER and "email" in (exc.message + " ".join(getattr(exc, "fields", {}))):
+        if name == CREATE_USER and _refuses_email(exc):
             return texts.DOMAIN_FIX
         if name in (CREATE_USER, CREATE_GROUP):
             return upstream_fix(exc)
@@ -384,6 +355,12 @@ def _differences(
     if user.disabled != disabled:
         problems.append("the user reads back " + ("disabled" if user.disabled else "enabled"))
     return problems
+
+
+def _refuses_email(exc: UpstreamError) -> bool:
+    if not isinstance(exc, InvalidRequest):
+        return False
+    return "email" in refused_user_attributes(exc) or "email" in exc.message.lower()
 
 
 async def _exists(read: Awaitable[object]) -> bool:

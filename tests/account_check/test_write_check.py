@@ -191,3 +191,23 @@ async def test_the_report_carries_what_was_sent_and_received_without_secrets() -
     assert post["received"]["status"] == 201
     assert isinstance(post["ms"], float)
     assert document["cleanup"] == {"exchanges": [], "left_behind": []}
+
+
+class RefusesTheDomain(Upstream):
+    """An account whose email validation refuses the throwaway domain."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == "/users":
+            body = {"error": "Validation error", "fields": [{"email": "is not a valid email"}]}
+            return httpx.Response(400, json=body)
+        return await super().handle_async_request(request)
+
+
+async def test_a_refused_throwaway_address_says_to_choose_the_domain() -> None:
+    app = simulator()
+    report, _ = await run_check(RefusesTheDomain(app))
+    item = next(i for i in report.items if i.name == "create user")
+    assert item.status is Status.FAIL
+    assert "is not a valid email" in item.detail
+    assert "--domain" in item.fix
+    assert report.exit_code() == 1
