@@ -225,9 +225,8 @@ async def _main(
 ) -> Report:
     upstream = settings.upstream
 
-    def emit(lines: list[str]) -> None:
-        if not args.json:
-            print("\n".join(lines), flush=True)
+    printer = _Printer(quiet=args.json)
+    emit = printer.lines
 
     interrupts = Interrupts()
     with interrupts.from_signals():
@@ -255,7 +254,30 @@ async def _main(
                 extra_findings=[allowlist],
             )
         if args.json:
-            print(orjson.dumps(report_json(report, log.redact)).decode(), flush=True)
+            printer.quiet = False
+            emit([orjson.dumps(report_json(report, log.redact)).decode()])
         else:
             emit(closing_lines(report, log.redact))
         return report
+
+
+class _Printer:
+    """Prints the report's lines; a closed stdout stops the printing, never the check.
+
+    The clean-up must run whatever happens, also when the reader of a pipe went away.
+    """
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self.closed = False
+
+    def lines(self, lines: list[str]) -> None:
+        """Print ``lines`` (unless quiet, or stdout is gone)."""
+        if self.quiet or self.closed:
+            return
+        try:
+            print("\n".join(lines), flush=True)
+        except OSError:
+            self.closed = True
+            # Python's own flush at exit would fail on it again, with a traceback.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -106,6 +106,9 @@ class Ledger:
         except asyncio.CancelledError:
             entry.problem = "the clean-up was stopped while removing it (it may be gone)"
             raise
+        except Exception as exc:  # a bug must not stop the rest of the clean-up
+            entry.problem = f"could not be removed: {type(exc).__name__}: {exc}"
+            return
         entry.gone = True
 
     async def _find(self, session: TelemetryTVSession, entry: Created) -> bool:

@@ -110,6 +110,14 @@ PASSWORD_ACCEPTED = "accepted (a password is never shown, so it cannot be read b
 FOUND_AFTER_DELETE = "the user reads by id as gone, but a lookup by its email still finds one"
 
 
+BUG_FIX = "a bug in scim-proxy: report it with the --json report attached"
+
+
+def unexpected(exc: Exception) -> str:
+    """An error no upstream answer explains."""
+    return f"the check itself failed: {type(exc).__name__}: {exc}"
+
+
 def accepted_but(what: str) -> str:
     """A write TelemetryTV accepted and did not keep."""
     return f"TelemetryTV accepted the write, but {what}"

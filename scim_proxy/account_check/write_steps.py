@@ -155,6 +155,8 @@ class WriteCheck:
             verdict = await step()
         except UpstreamError as exc:
             verdict = Verdict(Status.FAIL, upstream_detail(exc), self._fix_for(name, exc))
+        except Exception as exc:  # a bug here must not stop the clean-up
+            verdict = Verdict(Status.FAIL, texts.unexpected(exc), texts.BUG_FIX)
         except asyncio.CancelledError:
             stopped = Item("write", name, Status.SKIPPED, "interrupted while it ran")
             stopped.exchanges = self.log.since(mark)

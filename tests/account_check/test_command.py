@@ -185,3 +185,22 @@ def test_nothing_is_written_when_the_read_checks_fail(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "SKIPPED  create user: the read checks failed, so nothing was written" in result.stdout
     assert handed == 0
+
+
+def test_a_reader_that_goes_away_stops_the_printing_not_the_clean_up(faithful: str) -> None:
+    before = _state(faithful)
+    check = subprocess.Popen(
+        [sys.executable, "-m", "scim_proxy", "check", "--write", "--upstream", faithful],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "SCIM_PROXY_CHECK_TOKEN": CANARY_TOKEN},
+    )
+    assert check.stdout is not None
+    assert check.stderr is not None
+    assert check.stdout.readline().startswith(b"Checking ")
+    check.stdout.close()  # as `| head -1` does
+    with check.stderr:
+        errors = check.stderr.read().decode()
+    assert check.wait(timeout=120) == 0
+    assert "Traceback" not in errors
+    assert _state(faithful) == before

@@ -130,3 +130,32 @@ async def test_a_second_interruption_stops_the_clean_up_and_lists_what_is_left(
     assert report.leftovers
     assert report.exit_code() == 3
     assert any("stopped" in x.why for x in report.leftovers)
+
+
+async def test_a_bug_in_one_item_fails_it_and_the_rest_still_runs_and_cleans_up() -> None:
+    app = simulator()
+    before = state(app.state.store)
+    handed: list[str] = []
+
+    def passwords() -> str:
+        if handed:
+            raise RuntimeError("no more passwords")
+        handed.append("Only-One-Password-7!")
+        return handed[-1]
+
+    report, _ = await run_check(app, passwords=passwords)
+    item = next(i for i in report.items if i.name == "change password")
+    assert item.status is Status.FAIL
+    assert "RuntimeError: no more passwords" in item.detail
+    assert statuses(report)["delete user"] == "PASS"
+    assert state(app.state.store) == before
+
+
+async def test_an_interruption_during_the_read_checks_writes_nothing() -> None:
+    app = simulator()
+    upstream = Upstream(app)
+    upstream.interrupts.interrupt(signal.SIGINT)
+    report, _ = await run_check(upstream)
+    assert app.state.requests == []
+    assert report.exit_code() == 130
+    assert report.items == []
