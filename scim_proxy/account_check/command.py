@@ -36,6 +36,7 @@ from ..translation.passwords import generate_password
 from .interrupts import Interrupts
 from .ledger import Ledger
 from .report import Item, Report, Status, closing_lines, item_lines, report_json
+from .step_texts import BUG_FIX, unexpected
 from .throwaway import Throwaway
 from .write_steps import WriteCheck
 
@@ -165,8 +166,12 @@ class _Run:
             steps.not_run("the read checks failed, so nothing was written")
             return
         self.report.throwaway = {"user": self.throwaway.email, "group": self.throwaway.group}
-        if not await self.interrupts.run(steps.run()):
-            steps.not_run(f"not run: interrupted by {_name(self.interrupts)}")
+        try:
+            if not await self.interrupts.run(steps.run()):
+                steps.not_run(f"not run: interrupted by {_name(self.interrupts)}")
+        except Exception as exc:  # a bug outside any one item: clean up all the same
+            self.add(Item("write", "the check itself", Status.FAIL, unexpected(exc), BUG_FIX))
+            steps.not_run("not run: the check stopped")
         # A fresh adapter: the checks' circuit breaker, opened by a failing account, must
         # not stop the clean-up before it tries.
         cleaner = build_upstream(settings, recording).session(self.token)

@@ -119,10 +119,13 @@ async def run_check(
     *,
     passwords: Callable[[], str] | None = None,
     write: bool = True,
+    emit: Callable[[list[str]], None] | None = None,
 ) -> tuple[Report, ExchangeLog]:
     """Run the check's core (reads, then writes) against ``upstream``."""
     transport = upstream if isinstance(upstream, Upstream) else Upstream(upstream)
     extra: dict[str, Any] = {} if passwords is None else {"passwords": passwords}
+    if emit is not None:
+        extra["emit"] = emit
     async with httpx.AsyncClient(transport=transport) as http:
         return await check_account(
             http,

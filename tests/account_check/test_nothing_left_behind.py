@@ -159,3 +159,22 @@ async def test_an_interruption_during_the_read_checks_writes_nothing() -> None:
     assert app.state.requests == []
     assert report.exit_code() == 130
     assert report.items == []
+
+
+async def test_an_error_outside_the_items_stops_them_and_still_cleans_up() -> None:
+    app = simulator()
+    before = state(app.state.store)
+    failed: list[str] = []
+
+    def emit(lines: list[str]) -> None:
+        if lines[0].startswith("PASS  update names") and not failed:
+            failed.append(lines[0])
+            raise RuntimeError("the terminal went away")
+
+    report, _ = await run_check(app, emit=emit)
+    assert failed
+    broken = next(i for i in report.items if i.name == "the check itself")
+    assert "RuntimeError: the terminal went away" in broken.detail
+    assert statuses(report)["delete user"] == "SKIPPED"
+    assert report.exit_code() == 1
+    assert state(app.state.store) == before
