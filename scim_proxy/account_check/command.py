@@ -1,9 +1,10 @@
 """``scim-proxy check``: the read checks, then with ``--write`` the write check, reported.
 
 The read checks (``telemetrytv/probe.py``) run first; the write check runs only when none
-of them failed. Whatever the write check created is removed at the end, also after a
-failure or an interruption (``ledger.py``, ``interrupts.py``). The report is printed item
-by item as readable lines, or at the end as one JSON object (``--json``).
+of the account's read checks failed. Whatever the write check created is removed at the
+end, also after a failure or an interruption (``ledger.py``, ``interrupts.py``). The
+report is printed item by item as readable lines, or at the end as one JSON object
+(``--json``).
 """
 
 from __future__ import annotations
