@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import os
 import signal
@@ -19,8 +18,8 @@ from .ops.lifecycle import (
     log_startup,
 )
 from .ops.logging import configure_logging
-from .ops.redaction import url_without_credentials
 from .serving import freeze_startup_objects, serve_workers, uvicorn_config, warn_if_insecure
+from .simulator.deviations import DEVIATIONS
 from .simulator.faults import FAULT_KINDS
 from .telemetrytv.probe import Finding
 
@@ -89,11 +88,20 @@ def simulator(args: argparse.Namespace) -> int:
             commit_delay_ms=args.commit_delay_ms,
             auth_schemes=tuple(a.strip() for a in args.auth_schemes.split(",") if a.strip()),
             paging_header=not args.no_paging_header,
+            deviations=tuple(
+                name.strip()
+                for given in args.deviation or ()
+                for name in given.split(",")
+                if name.strip()
+            ),
+            log_requests=args.log_requests,
         )
     except ValueError as exc:
         print(f"scim-proxy simulator: {exc}", file=sys.stderr)
         return 2
     print(f"TelemetryTV simulator on http://{args.host}:{args.port} (token {args.token!r})")
+    for name in settings.deviations:
+        print(f"deviation {name}: {DEVIATIONS[name]}")
     run_simulator(settings, args.host, args.port)
     return 0
 
@@ -127,48 +135,12 @@ def allowlist_finding(digests: Iterable[str], token: str) -> Finding:
 
 
 def check(args: argparse.Namespace) -> int:
-    """Probe a TelemetryTV account against the contract; non-zero if the proxy cannot work."""
-    from .telemetrytv.probe import run_probe
-    from .telemetrytv.transport import build_http_client
+    """Check a TelemetryTV account against the contract; non-zero if the proxy cannot work."""
+    from .account_check.command import run
 
-    settings = load_settings(args.config)
-    if args.upstream:
-        settings = settings.replace("upstream", base_url=args.upstream)
-    upstream = settings.upstream
-    token = args.token or os.environ.get("SCIM_PROXY_CHECK_TOKEN", "")
-    if not token:
-        print(
-            "scim-proxy check: give the API token with --token (or SCIM_PROXY_CHECK_TOKEN)",
-            file=sys.stderr,
-        )
-        return 2
-
-    async def probe() -> list[Finding]:
-        async with build_http_client(
-            transport=upstream.transport,
-            connect_timeout=upstream.connect_timeout,
-            read_timeout=upstream.read_timeout,
-            verify_tls=not upstream.insecure_skip_tls_verify,
-        ) as http:
-            return await run_probe(http, upstream.base_url, token, upstream.auth_scheme)
-
-    findings = asyncio.run(probe())
-    findings.append(allowlist_finding(settings.auth.allowed_token_sha256, token))
-    print(
-        f"Checking {url_without_credentials(upstream.base_url)} "
-        f"(auth scheme {upstream.auth_scheme.value})"
+    return run(
+        args, lambda settings, token: allowlist_finding(settings.auth.allowed_token_sha256, token)
     )
-    for finding in findings:
-        mark = "PASS" if finding.passed else ("FAIL" if finding.critical else "WARN")
-        line = f"{mark}  {finding.item}: {finding.detail}"
-        print(line if finding.passed else f"{line}\n      -> {finding.fix}")
-    unusable = [f for f in findings if f.critical and not f.passed]
-    print(
-        "The proxy can work with this account."
-        if not unusable
-        else f"The proxy cannot work with this account: {len(unusable)} critical item(s) failed."
-    )
-    return 1 if unusable else 0
 
 
 def token_sha256(args: argparse.Namespace) -> int:
@@ -230,12 +202,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     check_cmd = commands.add_parser(
         "check",
-        help="probe a TelemetryTV account against the contract (reads only)",
-        description="probe a TelemetryTV account against the contract (reads only)",
+        help="check a TelemetryTV account against the contract (reads only, unless --write)",
+        description="check a TelemetryTV account against the contract: reads only, unless "
+        "--write, which also creates, changes and deletes a throwaway user and group through "
+        "the proxy's own code and removes whatever it created, whatever happens (exit 0: the "
+        "proxy can work with the account; 1: an item failed; 3: something could not be "
+        "removed, listed last; 130/143: interrupted)",
     )
     check_cmd.add_argument("--token", help="the account's API token ($SCIM_PROXY_CHECK_TOKEN)")
     check_cmd.add_argument("--upstream", help="TelemetryTV API base URL (upstream.base_url)")
     check_cmd.add_argument("--config", help="TOML configuration file (default $SCIM_PROXY_CONFIG)")
+    check_cmd.add_argument(
+        "--write",
+        action="store_true",
+        help="after the read checks pass, also carry out every kind of write the proxy makes "
+        "on a throwaway user scim-proxy-check-<random>@DOMAIN and group, read each back, and "
+        "remove them",
+    )
+    check_cmd.add_argument(
+        "--domain",
+        help="the throwaway user's email domain, with --write (example.invalid; nothing is "
+        "sent to it)",
+    )
+    check_cmd.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (items, what was sent and received, timings; no token "
+        "or password) to attach to a support ticket",
+    )
     check_cmd.set_defaults(handler=check)
 
     digest_cmd = commands.add_parser(
@@ -288,6 +282,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=1500.0,
         help="delay of a 'commit-timeout' reply, after the write is applied (1500)",
+    )
+    sim_cmd.add_argument(
+        "--deviation",
+        action="append",
+        metavar="NAME",
+        help="answer one inferred write the way a real account might instead, to see "
+        "`check --write` catch it (repeatable or comma-separated): " + ", ".join(DEVIATIONS),
+    )
+    sim_cmd.add_argument(
+        "--log-requests",
+        action="store_true",
+        help="print each request's method and path on stdout as it arrives",
     )
     sim_cmd.set_defaults(handler=simulator)
     return parser

@@ -36,3 +36,16 @@ def test_the_http_layer_carries_no_command_line_check_text() -> None:
         for path in (PACKAGE / "http").rglob("*.py")
     }
     assert {path: modules for path, modules in offenders.items() if modules} == {}
+
+
+def test_the_account_check_leaves_telemetrytv_paths_and_fields_to_the_adapter() -> None:
+    # check --write orchestrates through the adapter; what went over the wire is shown
+    # from the adapter's exchange log, never spelled out here.
+    # ("email", "disabled" and "password" are also plain words of its report.)
+    wire_names = ('"/users', "'/users", "/user-groups", "user_group_ids", "first_name", "last_name")
+    wire_names += ("Total-Records-Count", "created_at", "updated_at")
+    offenders = {
+        str(path.relative_to(PACKAGE)): [name for name in wire_names if name in path.read_text()]
+        for path in (PACKAGE / "account_check").rglob("*.py")
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}

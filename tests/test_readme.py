@@ -67,3 +67,36 @@ def test_the_other_commands_run_as_written_once_the_venv_is_on_path() -> None:
             env={**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin"},
         )
         assert result.returncode == 0, (command, result.stderr)
+
+
+def _before_going_live_blocks() -> list[str]:
+    section = README.split("## Before going live", 1)[1].split("\n## ", 1)[0]
+    return [block.strip() for block in re.findall(r"```sh\n(.*?)```", section, re.DOTALL)]
+
+
+def test_the_write_check_against_a_deviating_simulator_runs_as_written() -> None:
+    """The simulator command, then "in another terminal" the check, exactly as written."""
+    real_account, simulator_command, check_command = _before_going_live_blocks()
+    assert "check --write --token" in real_account
+    assert simulator_command.startswith("scim-proxy simulator --deviation ")
+    assert "http://127.0.0.1:8081" in check_command
+    port = free_port()
+    simulator = start(*simulator_command.split()[1:], "--port", str(port))
+    bin_dir = Path(sys.executable).parent
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/users", simulator)
+        result = subprocess.run(
+            [shutil.which("bash") or "/bin/bash", "-c", check_command.replace("8081", str(port))],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        )
+    finally:
+        stop(simulator)
+    assert result.returncode == 1, result.stdout + result.stderr
+    promised = re.search(r"It exits 1 with `(FAIL .*?)`", README, re.DOTALL)
+    assert promised
+    assert " ".join(promised.group(1).split()) in " ".join(result.stdout.split())
+    assert "Clean-up: nothing left behind" in result.stdout

@@ -9,8 +9,9 @@ as much as a plain tuple (the log is on the benchmark's hot path), it unpacks
 `query` is the raw query string, "" when there is none. The log only grows: tests that count
 upstream calls take `len()` before and after, or clear it.
 
-Order of checks for a request: 401 (auth, even on unknown routes), 404/405 (routing),
-400 (unreadable JSON body, invalid paging), then the store's rules (404, 400, 409, 403).
+Order of checks for a request: 401 (auth, even on unknown routes), an injected fault
+(``faults.py``), a deviation's refusal (``deviations.py``), 404/405 (routing), 400
+(unreadable JSON body, invalid paging), then the store's rules (404, 400, 409, 403).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from scim_proxy.simulator.deviations import DeviationLayer
 from scim_proxy.simulator.faults import FaultInjector
 from scim_proxy.simulator.model import (
     ConflictError,
@@ -112,19 +114,24 @@ class _Gate:
         authenticator: _Authenticator,
         challenge: str,
         latency: float = 0.0,
+        print_requests: bool = False,
     ) -> None:
         self._app = app
         self._log = log
         self._authenticator = authenticator
         self._challenge = challenge
         self._latency = latency
+        self._print = print_requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             query: bytes = scope["query_string"]
-            self._log.append(
-                RecordedRequest(scope["method"], scope["path"], query.decode("latin-1"))
-            )
+            recorded = RecordedRequest(scope["method"], scope["path"], query.decode("latin-1"))
+            self._log.append(recorded)
+            if self._print:
+                # As it arrives, before the latency: a watcher sees each request in flight.
+                shown = f"{recorded.path}?{recorded.query}" if recorded.query else recorded.path
+                print(f"{recorded.method} {shown}", flush=True)
             header = next(
                 (value for name, value in scope["headers"] if name == b"authorization"), None
             )
@@ -283,6 +290,7 @@ def create_simulator_app(settings: SimulatorSettings | None = None) -> Starlette
                 authenticator=_Authenticator(settings.token, settings.auth_schemes),
                 challenge=challenge,
                 latency=settings.latency_ms / 1000,
+                print_requests=settings.log_requests,
             ),
             Middleware(
                 FaultInjector,
@@ -293,6 +301,7 @@ def create_simulator_app(settings: SimulatorSettings | None = None) -> Starlette
                 commit_delay_seconds=settings.commit_delay_ms / 1000,
                 counts=faults,
             ),
+            Middleware(DeviationLayer, deviations=settings.deviations),
         ],
         exception_handlers={
             StoreError: _store_error,

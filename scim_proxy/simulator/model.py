@@ -12,6 +12,8 @@ from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, fields
 from typing import TypedDict, cast
 
+from scim_proxy.simulator.deviations import check_deviations
+
 AUTH_SCHEMES = frozenset({"token", "basic", "bearer"})
 SEED_PASSWORD = "Passw0rd!seed"  # noqa: S105 - documented fixture password of seeded users
 OWNER_PASSWORD = "Owner-Passw0rd!"  # noqa: S105 - documented fixture password of the owner
@@ -59,6 +61,10 @@ class SimulatorSettings:
     """How late a ``slow`` reply comes."""
     commit_delay_ms: float = 1500.0
     """How late a ``commit-timeout`` reply comes, after its write was applied."""
+    deviations: tuple[str, ...] = ()
+    """Wrong guesses about the contract to play (see ``deviations.py``); none by default."""
+    log_requests: bool = False
+    """Print each request's method, path and query on stdout as it arrives."""
 
     def __post_init__(self) -> None:
         """Reject settings that would make the simulator misbehave later, not at startup."""
@@ -83,6 +89,7 @@ class SimulatorSettings:
             raise ValueError("latency_ms must be in [0, 60000]")
         if not 0 <= self.seed < 2**63:
             raise ValueError("seed must be in [0, 2**63)")
+        check_deviations(self.deviations)
         if not is_plausible_email(self.owner_email):
             raise ValueError("owner_email is not a plausible email address")
 

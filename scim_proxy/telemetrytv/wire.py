@@ -213,6 +213,22 @@ def user_changes_json(changes: UserChanges) -> dict[str, Any]:
     return body
 
 
+_USER_FIELDS = {
+    "email": "email",
+    "first_name": "given_name",
+    "last_name": "family_name",
+    "password": "password",
+    "disabled": "disabled",
+    "user_group_ids": "group_ids",
+}
+
+
+def refused_user_attributes(error: InvalidRequest) -> set[str]:
+    """The user attributes (:class:`~scim_proxy.directory.UserChanges` names) whose
+    TelemetryTV fields a validation error names."""
+    return {_USER_FIELDS[name] for name in error.fields if name in _USER_FIELDS}
+
+
 def decode_json(content: bytes) -> Any:
     """Decode a response body, raising :class:`BadResponse` when it is not JSON."""
     try:
@@ -324,6 +340,7 @@ __all__ = [
     "parse_retry_after",
     "parse_timestamp",
     "parse_total",
+    "refused_user_attributes",
     "user_changes_json",
     "user_from_body",
     "user_from_json",
