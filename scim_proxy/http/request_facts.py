@@ -1,4 +1,4 @@
-"""What the front door reads off a request's scope: its id, clean path, route, IdP."""
+"""What the pipeline reads off a request's scope: its id, clean path, IdP."""
 
 from __future__ import annotations
 
@@ -46,12 +46,6 @@ def normalise_path(scope: Scope) -> None:
         if len(normalised) > 1 and normalised.endswith("/"):
             normalised = normalised[:-1]
         scope["path"] = normalised
-
-
-def route_template(scope: Scope) -> str | None:
-    """The matched route's path template (``/scim/v2/Users/{user_id}``), not the path."""
-    path = getattr(scope.get("route"), "path", None)
-    return path if isinstance(path, str) else None
 
 
 def idp(scope: Scope) -> str:
