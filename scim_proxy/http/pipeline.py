@@ -4,6 +4,7 @@
 
 1. the client address: uvicorn's ``ProxyHeadersMiddleware`` (wrapped around ``serve``,
    fed ``auth.trusted_proxies``) takes ``X-Forwarded-For``/``-Proto`` from trusted peers;
+   a forwarded address that is not an IP address is replaced by the peer's own;
 2. the path made clean and canonical (``//`` and a trailing ``/`` go; ``/users`` is
    ``/Users``), the request id, the request's bookkeeping opened;
 3. on every path but health and metrics, the auth guard (allowlist, failed-auth
@@ -40,7 +41,7 @@ from ..scim.errors import ScimError
 from .errors import internal_error, not_routed, render_scim_error
 from .middleware.auth_guard import UNGUARDED, Admission, AuthGuard
 from .middleware.resource_names import canonicalise_resource_name
-from .request_facts import idp, normalise_path, request_id
+from .request_facts import PEER, idp, keep_only_ip_clients, normalise_path, request_id
 from .routing import RouteTable
 from .state import ProxyState
 
@@ -79,6 +80,7 @@ class ProxyApp:
         kind = scope["type"]
         if kind == "http":
             scope["app"] = self  # request.app
+            scope[PEER] = scope.get("client")
             await self._http(scope, receive, send)
         elif kind == "lifespan":
             await self.lifespan(receive, send)
@@ -106,6 +108,7 @@ class ProxyApp:
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         """One HTTP request, from its first byte read to its ``request`` event."""
         started = time.perf_counter()
+        keep_only_ip_clients(scope)
         normalise_path(scope)
         canonicalise_resource_name(scope)
         rid = request_id(scope)
