@@ -94,16 +94,20 @@ class ProxyApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                proxy: ProxyState = self.state.proxy
                 try:
-                    await proxy.upstream.aclose()
-                    await proxy.coordinator.aclose()
+                    await self.aclose()
                 except Exception as exc:
                     log.exception("shutdown_failed")
                     await send({"type": "lifespan.shutdown.failed", "message": repr(exc)})
                     return
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def aclose(self) -> None:
+        """Close the upstream pool and the membership coordinator (the lifespan's shutdown)."""
+        proxy: ProxyState = self.state.proxy
+        await proxy.upstream.aclose()
+        await proxy.coordinator.aclose()
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         """One HTTP request, from its first byte read to its ``request`` event."""
