@@ -118,6 +118,32 @@ async def test_the_lifespan_closes_the_upstream_pool_at_shutdown() -> None:
     assert app.state.proxy.upstream.http.is_closed
 
 
+async def test_a_failed_close_at_shutdown_is_logged_and_reported_to_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = create_app(proxy_settings())
+
+    async def refuse() -> None:
+        raise OSError("cannot close")
+
+    monkeypatch.setattr(app.state.proxy.coordinator, "aclose", refuse)
+    received = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return received.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    with capture_logs() as logs:
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
+    assert "cannot close" in sent[1]["message"]
+    assert [e["event"] for e in logs] == ["shutdown_failed"]
+    assert app.state.proxy.upstream.http.is_closed
+
+
 async def test_a_websocket_is_refused() -> None:
     app = create_app(proxy_settings())
     sent: list[dict[str, Any]] = []
