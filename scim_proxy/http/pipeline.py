@@ -41,7 +41,7 @@ from ..scim.errors import ScimError
 from .errors import internal_error, not_routed, render_scim_error
 from .middleware.auth_guard import UNGUARDED, Admission, AuthGuard
 from .middleware.resource_names import canonicalise_resource_name
-from .request_facts import PEER, idp, keep_only_ip_clients, normalise_path, request_id
+from .request_facts import PEER, idp, normalise_path, reject_non_ip_forwarded_client, request_id
 from .routing import RouteTable
 from .state import ProxyState
 
@@ -112,7 +112,7 @@ class ProxyApp:
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         """One HTTP request, from its first byte read to its ``request`` event."""
         started = time.perf_counter()
-        keep_only_ip_clients(scope)
+        reject_non_ip_forwarded_client(scope)
         normalise_path(scope)
         canonicalise_resource_name(scope)
         rid = request_id(scope)

@@ -30,7 +30,7 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def keep_only_ip_clients(scope: Scope) -> None:
+def reject_non_ip_forwarded_client(scope: Scope) -> None:
     """Undo a forwarded client address that is not an IP address: the peer's own counts.
 
     uvicorn's proxy-headers middleware takes whatever a trusted peer's
