@@ -36,7 +36,8 @@ def uvicorn_config(
         access_log=False,
         log_level="warning",
         lifespan="on",
-        # The app takes X-Forwarded-* from auth.trusted_proxies itself (http/app.py).
+        # The app wraps itself in uvicorn's proxy-headers middleware, fed auth.trusted_proxies
+        # (http/pipeline.py): one setting decides the client address, in any server.
         proxy_headers=False,
         timeout_keep_alive=max(1, round(server.keep_alive_seconds)),
         # SIGTERM: stop accepting, let in-flight requests finish, then exit.
@@ -94,7 +95,7 @@ def serve_workers(settings: Settings, config_path: str | None) -> int:
         http="httptools",
         access_log=False,
         log_level="warning",
-        proxy_headers=False,
+        proxy_headers=False,  # as in uvicorn_config: the app applies auth.trusted_proxies
         timeout_keep_alive=max(1, round(server.keep_alive_seconds)),
         timeout_graceful_shutdown=max(1, round(server.shutdown_grace_seconds)),
     )

@@ -12,6 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from scim_proxy.http.app import create_app
+from scim_proxy.http.pipeline import ProxyApp
 from scim_proxy.ops.config import Settings
 from scim_proxy.ops.logging import configure_logging
 from scim_proxy.simulator import SimulatorSettings, SimulatorStore, create_simulator_app
@@ -93,14 +94,14 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def proxy(settings: Settings, simulator: Starlette) -> Starlette:
+def proxy(settings: Settings, simulator: Starlette) -> ProxyApp:
     """The proxy app, its upstream calls going to the simulator in-process."""
     upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
     return create_app(settings, http_client=upstream)
 
 
 @pytest.fixture
-async def client(proxy: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+async def client(proxy: ProxyApp) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the proxy, sending the simulator's token as Okta does."""
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=proxy),

@@ -9,24 +9,26 @@ their shared base class :class:`~scim2_client.SCIMClient`; an engine only contri
 client whose ``request()`` hands the ASGI engine's coroutine to an event loop running
 in another thread (an anyio :class:`~anyio.from_thread.BlockingPortal`) and waits for it.
 
-:func:`asgi_scim_client` starts that loop, runs the app's lifespan on it, and closes
-both afterwards. The app and everything it awaits (the proxy, its upstream
-``httpx.AsyncClient``, the simulator behind ``httpx.ASGITransport``) only ever run on
-that one loop: no socket, no server, no second loop touching the same objects.
+:func:`asgi_scim_client` starts that loop, closes the app on it afterwards (what the
+lifespan's shutdown does), then stops the loop. The app and everything it awaits (the
+proxy, its upstream ``httpx.AsyncClient``, the simulator behind ``httpx.ASGITransport``)
+only ever run on that one loop: no socket, no server, no second loop touching the same
+objects.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import aclosing, contextmanager
 from typing import Any
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from scim2_client import BaseSyncSCIMClient
 from scim2_client.client import RawResponse
 from scim2_client.engines.asgi import ASGISCIMClient
-from starlette.applications import Starlette
+
+from scim_proxy.http.pipeline import ProxyApp
 
 
 class PortalSCIMClient(BaseSyncSCIMClient):
@@ -60,17 +62,17 @@ class PortalSCIMClient(BaseSyncSCIMClient):
 
 @contextmanager
 def asgi_scim_client(
-    app: Starlette, base_url: str, headers: Mapping[str, str] | None = None, **kwargs: Any
+    app: ProxyApp, base_url: str, headers: Mapping[str, str] | None = None, **kwargs: Any
 ) -> Iterator[PortalSCIMClient]:
     """A sync SCIM client of ``app``, served in-process on a dedicated event loop.
 
-    The app's lifespan runs on that loop around the client's use (scim2-client's ASGI
-    engine sends no lifespan messages). ``kwargs`` go to :class:`PortalSCIMClient`
-    (``provider``, ``check_response_payload``...).
+    The app is closed on that loop after the client's use, as its lifespan's shutdown
+    would close it (scim2-client's ASGI engine sends no lifespan messages). ``kwargs`` go
+    to :class:`PortalSCIMClient` (``provider``, ``check_response_payload``...).
     """
     engine = ASGISCIMClient(app, base_url=base_url, headers=dict(headers or {}))
     with (
         start_blocking_portal(backend="asyncio") as portal,
-        portal.wrap_async_context_manager(app.router.lifespan_context(app)),
+        portal.wrap_async_context_manager(aclosing(app)),
     ):
         yield PortalSCIMClient(engine, portal, **kwargs)

@@ -21,6 +21,7 @@ import structlog
 from starlette.applications import Starlette
 
 from scim_proxy.http.app import create_app
+from scim_proxy.http.pipeline import ProxyApp
 from scim_proxy.ops.config import LoggingSettings
 from scim_proxy.ops.logging import configure_logging
 from scim_proxy.simulator import SimulatorSettings, SimulatorStore, create_simulator_app
@@ -107,7 +108,7 @@ def proxy_client(
     )
 
 
-def proxy_in_front_of(upstream: Starlette | httpx.MockTransport) -> Starlette:
+def proxy_in_front_of(upstream: Starlette | httpx.MockTransport) -> ProxyApp:
     transport = (
         upstream if isinstance(upstream, httpx.MockTransport) else httpx.ASGITransport(app=upstream)
     )

@@ -1,16 +1,13 @@
-"""The ASGI application: routes, the front door serving them, the upstream adapter."""
+"""The ASGI application: its routes, the pipeline serving them, the upstream adapter."""
 
 from __future__ import annotations
 
 import atexit
 import gc
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
 import httpx
-from starlette.applications import Starlette
-from starlette.routing import Route
 
 from ..ops.config import Settings
 from ..telemetrytv.breaker import CircuitBreaker
@@ -18,9 +15,9 @@ from ..telemetrytv.client import AttemptPolicy, TelemetryTV
 from ..telemetrytv.retries import RetryingAttempts
 from ..telemetrytv.transport import build_http_client
 from ..translation.coordination import Coordinator
-from .dispatch import RouteTable
-from .front_door import FrontDoor
+from .pipeline import ProxyApp
 from .routes import discovery, groups, health, roles, unsupported, users
+from .routing import RouteTable
 from .state import SCIM_PREFIX, ProxyState
 
 
@@ -61,7 +58,7 @@ def create_app(
     *,
     http_client: httpx.AsyncClient | None = None,
     clock: Callable[[], float] = time.monotonic,
-) -> Starlette:
+) -> ProxyApp:
     """The scim-proxy ASGI app.
 
     ``http_client`` lets tests send upstream calls somewhere else (the simulator
@@ -69,43 +66,19 @@ def create_app(
     is what failed-authentication throttling measures its windows with.
     """
     settings = settings or Settings()
-    state = ProxyState(
+    proxy = ProxyState(
         settings=settings,
         upstream=build_upstream(settings, http_client),
         coordinator=Coordinator(settings),
     )
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await state.upstream.aclose()
-        await state.coordinator.aclose()
-
-    scim_routes = [
-        Route(f"{SCIM_PREFIX}{route.path}", route.endpoint, methods=route.methods)
-        for route in (*users.routes, *groups.routes, *unsupported.routes, *discovery.routes)
-    ]
+    scim = [*users.routes, *groups.routes, *unsupported.routes, *discovery.routes]
     if settings.roles.enabled:
-        scim_routes += [
-            Route(f"{SCIM_PREFIX}{route.path}", route.endpoint, methods=route.methods)
-            for route in roles.routes
-        ]
-    routes = [*scim_routes, *health.routes]
-    app = Starlette(routes=routes, lifespan=lifespan)
-    # Every HTTP request is served by the front door, in one frame, rather than through
-    # Starlette's middleware stack and router (which serve the lifespan only); the routes
-    # stay registered on the app all the same (``app.routes``).
-    app.middleware_stack = FrontDoor(
-        routes=RouteTable(routes),
-        fallback=app.build_middleware_stack(),
-        settings=settings,
-        clock=clock,
-    )
-    app.state.proxy = state
-    return app
+        scim += roles.routes
+    routes = RouteTable([*(route.under(SCIM_PREFIX) for route in scim), *health.routes])
+    return ProxyApp(proxy=proxy, routes=routes, clock=clock)
 
 
-def create_app_from_environment() -> Starlette:
+def create_app_from_environment() -> ProxyApp:
     """The app for a uvicorn worker: settings from ``$SCIM_PROXY_CONFIG`` and the environment."""
     from ..ops.config import load_settings
     from ..ops.logging import configure_logging

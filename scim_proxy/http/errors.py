@@ -1,9 +1,7 @@
-"""Every error as a SCIM Error JSON body: SCIM errors, router 404/405, anything else."""
+"""Every error as a SCIM Error JSON body: SCIM errors, no route (404/405), anything else."""
 
 from __future__ import annotations
 
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
 from starlette.responses import Response
 
 from ..ops.context import request_stats
@@ -21,26 +19,20 @@ def render_scim_error(error: ScimError) -> Response:
     return scim_response(error.body(), error.status, error.headers or None)
 
 
-async def http_error_handler(request: Request, exc: Exception) -> Response:
-    """Render the router's own errors (unknown path, wrong method) as SCIM errors."""
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
-        error = ScimError(
+def not_routed(method: str, path: str, allowed: tuple[str, ...]) -> ScimError:
+    """404 for a path no route serves; 405 with ``Allow`` for one served with ``allowed``."""
+    if not allowed:
+        return ScimError(
             404,
-            f"No SCIM endpoint at {request.url.path[:200]!r}; the SCIM base URL ends in /scim/v2",
+            f"No SCIM endpoint at {path[:200]!r}; the SCIM base URL ends in /scim/v2",
             reason="no_such_endpoint",
         )
-    elif exc.status_code == 405:
-        error = ScimError(
-            405,
-            f"{request.method} is not allowed on {request.url.path[:200]!r}",
-            reason="method_not_allowed",
-        )
-    else:
-        error = ScimError(exc.status_code, "The request could not be handled")
-    headers = dict(exc.headers or {})
-    error.headers.update(headers)
-    return render_scim_error(error)
+    return ScimError(
+        405,
+        f"{method} is not allowed on {path[:200]!r}",
+        headers={"Allow": ", ".join(allowed)},
+        reason="method_not_allowed",
+    )
 
 
 def internal_error() -> ScimError:

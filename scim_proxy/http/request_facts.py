@@ -1,8 +1,10 @@
-"""What the front door reads off a request's scope: its id, clean path, route, IdP."""
+"""What the pipeline reads off a request's scope: its client, id, clean path, IdP."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from functools import lru_cache
 from random import getrandbits
 
 from starlette.types import Scope
@@ -12,6 +14,37 @@ from .idp import recognise_idp
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 _SLASHES = re.compile(r"/{2,}")
+
+PEER = "scim_proxy.peer"
+"""Scope key of the connection's own peer address, kept before forwarded headers apply."""
+
+_LONGEST_IP = len("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255")
+
+
+@lru_cache(maxsize=1024)
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def reject_non_ip_forwarded_client(scope: Scope) -> None:
+    """Undo a forwarded client address that is not an IP address: the peer's own counts.
+
+    uvicorn's proxy-headers middleware takes whatever a trusted peer's
+    ``X-Forwarded-For`` says; anything but an IP literal (garbage, a name, 60 KB of text)
+    would otherwise become the address failed authentications are counted and logged
+    under, letting a client pick a fresh one for every guess.
+    """
+    client = scope.get("client")
+    peer = scope.get(PEER)
+    if client is peer or not client:
+        return
+    host = client[0]
+    if not (isinstance(host, str) and len(host) <= _LONGEST_IP and _is_ip(host)):
+        scope["client"] = peer
 
 
 def request_id(scope: Scope) -> str:
@@ -46,12 +79,6 @@ def normalise_path(scope: Scope) -> None:
         if len(normalised) > 1 and normalised.endswith("/"):
             normalised = normalised[:-1]
         scope["path"] = normalised
-
-
-def route_template(scope: Scope) -> str | None:
-    """The matched route's path template (``/scim/v2/Users/{user_id}``), not the path."""
-    path = getattr(scope.get("route"), "path", None)
-    return path if isinstance(path, str) else None
 
 
 def idp(scope: Scope) -> str:

@@ -19,6 +19,7 @@ from structlog.testing import capture_logs
 
 from scim_proxy.http.allowlist import token_sha256
 from scim_proxy.http.app import create_app
+from scim_proxy.http.pipeline import ProxyApp
 from scim_proxy.ops.config import Settings
 from tests.conftest import BASE, TOKEN, proxy_settings
 
@@ -65,12 +66,12 @@ def throttling(settings: Settings, *, allow: bool, **auth: object) -> Settings:
     return settings.replace("auth", **values)
 
 
-def app_for(simulator: Starlette, settings: Settings, clock: Clock | None = None) -> Starlette:
+def app_for(simulator: Starlette, settings: Settings, clock: Clock | None = None) -> ProxyApp:
     upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=over_the_network(simulator)))
     return create_app(settings, http_client=upstream, clock=clock or Clock())
 
 
-def scim(app: Starlette) -> httpx.AsyncClient:
+def scim(app: ASGIApp) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE, timeout=60)
 
 
@@ -279,10 +280,9 @@ async def test_a_flood_of_distinct_addresses_keeps_the_table_bounded(
             if n % 50 == 0:
                 # Still knocking, so still remembered.
                 assert (await get(http, STRANGER, ATTACKER)).status_code == 429
-        guard = app.middleware_stack
-        while not hasattr(guard, "throttle"):
-            guard = guard.app  # type: ignore[attr-defined]
-        assert len(guard.throttle) <= 100
+        throttle = app.guard.throttle
+        assert throttle is not None
+        assert len(throttle) <= 100
     now = REGISTRY.get_sample_value("scim_proxy_auth_clients_forgotten_total") or 0.0
     assert now - forgotten >= 900
 

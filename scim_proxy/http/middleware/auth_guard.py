@@ -1,6 +1,6 @@
 """The gate in front of the SCIM endpoints: the token allowlist and failed-auth throttling.
 
-Called by the front door (``http/front_door.py``) once the request has its id and
+Called by the request pipeline (``http/pipeline.py``) once the request has its id and
 bookkeeping (so its answers carry a request id and are logged as ``request`` events) and
 before routing, so that a refused or throttled request never reaches a route, let alone
 TelemetryTV.
@@ -17,8 +17,9 @@ TelemetryTV.
 - Every 401 (no or malformed ``Authorization``, not allowed, refused by TelemetryTV) counts
   toward the client address's throttling.
 
-The client address is ``scope["client"]``, which the front door has already taken from
-``X-Forwarded-For`` when the peer is one of ``auth.trusted_proxies`` (``http/forwarded.py``).
+The client address is ``scope["client"]``: taken from ``X-Forwarded-For`` when the peer is
+one of ``auth.trusted_proxies`` and it holds an IP address, else the peer's own
+(``http/pipeline.py``).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class Admission:
 class AuthGuard:
     """Refuses tokens outside the allowlist and throttles addresses that keep failing.
 
-    Called by the front door (``http/front_door.py``) around each guarded request rather
+    Called by the request pipeline (``http/pipeline.py``) around each guarded request rather
     than stacked as a middleware: :meth:`admit` before routing, :meth:`wait_turn` when it
     says so, the endpoint, then :meth:`settle` with the status answered (0 if none).
     """

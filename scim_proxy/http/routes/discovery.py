@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ...ops.context import note_operation
 from ...scim.discovery import endpoints, resource_type, schema, service_provider_config
 from ...scim.errors import ScimError
 from ...scim.messages import list_response
 from ..responses import scim_response
+from ..routing import Route
 from ..state import proxy_state, scim_base_url
 
 

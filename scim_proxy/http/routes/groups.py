@@ -5,7 +5,6 @@ from __future__ import annotations
 from scim2_models import Context
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ...ops.context import note_operation
 from ...scim.messages import list_response
@@ -15,6 +14,7 @@ from ...scim.payloads import read_patch, read_resource
 from ...translation.groups import GroupProvisioning, GroupView, wants_members
 from ..body import read_json_object
 from ..responses import no_content, scim_response
+from ..routing import Route
 from ..state import proxy_state, read_list_query, scim_base_url, token_key, upstream_session
 
 

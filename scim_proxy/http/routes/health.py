@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ...ops.metrics import render
 from ...scim.errors import ScimError
 from ..responses import json_response
+from ..routing import Route
 from ..state import proxy_state
 
 READY_CACHE_SECONDS = 5.0

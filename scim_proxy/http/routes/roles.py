@@ -9,7 +9,6 @@ from __future__ import annotations
 from scim2_models import Context
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ...ops.context import note_operation
 from ...scim.errors import ScimError
@@ -19,6 +18,7 @@ from ...scim.params import response_parameters
 from ...translation.groups import GroupProvisioning
 from ...translation.roles import RoleListing, role_document
 from ..responses import scim_response
+from ..routing import Route
 from ..state import proxy_state, read_list_query, scim_base_url, upstream_session
 
 

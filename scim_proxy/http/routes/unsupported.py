@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ...scim.errors import ScimError
+from ..routing import Route
 
 _ALL = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 

@@ -7,7 +7,6 @@ from typing import Any
 from scim2_models import Context
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ...directory import DirectoryUser
 from ...ops.context import note_operation, note_quirk
@@ -20,6 +19,7 @@ from ...translation.roles import UserRoles
 from ...translation.users import UserProvisioning
 from ..body import read_json_object
 from ..responses import no_content, scim_response
+from ..routing import Route
 from ..state import (
     membership_writer,
     proxy_state,
