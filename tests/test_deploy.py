@@ -18,7 +18,7 @@ import yaml
 
 from scim_proxy.http.app import create_app
 from scim_proxy.ops import metrics
-from scim_proxy.ops.config import Settings
+from scim_proxy.ops.config import ConfigError, Settings, load_settings
 
 DEPLOY = Path(__file__).parents[1] / "deploy"
 
@@ -171,3 +171,23 @@ async def test_readyz_still_checks_the_upstream_for_operators() -> None:
         alive = await client.get("/healthz")
     assert ready.status_code == 503
     assert alive.status_code == 200
+
+
+def test_the_proxy_cannot_start_without_its_token_allowlist() -> None:
+    # Reachable from the internet: a missing Secret or an empty digest list must stop the
+    # rollout, not forward every stranger's token to TelemetryTV.
+    [container] = _manifests()["Deployment"]["spec"]["template"]["spec"]["containers"]
+    [allowlist] = [
+        e for e in container["env"] if e["name"] == "SCIM_PROXY_AUTH_ALLOWED_TOKEN_SHA256"
+    ]
+    reference = allowlist["valueFrom"]["secretKeyRef"]
+    assert reference["key"] == "allowed-token-sha256"
+    assert reference.get("optional", False) is False
+    assert _env(container)["SCIM_PROXY_AUTH_REQUIRE_ALLOWLIST"] == "true"
+    # The manifest's own settings, an empty secret value in place of the digests: refused.
+    environ = {k: v for k, v in _env(container).items() if k.startswith("SCIM_PROXY_")}
+    with pytest.raises(ConfigError, match="SCIM_PROXY_AUTH_ALLOWED_TOKEN_SHA256 is set but"):
+        load_settings(environ=environ)
+    del environ["SCIM_PROXY_AUTH_ALLOWED_TOKEN_SHA256"]
+    with pytest.raises(ConfigError, match=r"auth\.require_allowlist is on"):
+        load_settings(environ=environ)

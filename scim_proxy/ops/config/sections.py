@@ -191,6 +191,10 @@ class AuthSettings:
     """Hex SHA-256 digests of the TelemetryTV tokens this deployment serves. Empty: every
     well-formed token is forwarded (TelemetryTV decides). Set: any other token gets a 401
     with no upstream call."""
+    require_allowlist: bool = False
+    """Refuse to start without ``allowed_token_sha256``: on wherever the proxy is reachable
+    from the internet (the Kubernetes manifests set it), so a missing or empty secret
+    stops the rollout instead of forwarding every stranger's token."""
     failure_limit: int = 20
     """401s a client address may collect within ``failure_window_seconds`` before it is
     answered 429 until the window passes. 0 turns throttling off."""

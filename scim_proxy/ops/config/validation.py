@@ -152,6 +152,12 @@ def _validate_auth(auth: AuthSettings) -> None:
                 'hex characters `scim-proxy token-sha256` (or `printf %s "$TOKEN" | '
                 "sha256sum`, without its trailing ' -') prints for each token"
             )
+    if auth.require_allowlist and not auth.allowed_token_sha256:
+        raise ConfigError(
+            "auth.require_allowlist is on but auth.allowed_token_sha256 lists no digest: set "
+            "the digests of the tokens this deployment serves (`scim-proxy token-sha256 < "
+            "token-file`), or turn auth.require_allowlist off to forward every token"
+        )
     if not 0 <= auth.failure_limit <= 100_000:
         raise ConfigError(
             f"auth.failure_limit = {auth.failure_limit} is not valid: use 1 to 100000, or 0 to "
