@@ -16,6 +16,9 @@ TelemetryTV.
 - With an allowlist, any other token is a 401 here.
 - Every 401 (no or malformed ``Authorization``, not allowed, refused by TelemetryTV) counts
   toward the client address's throttling.
+- ``/metrics`` passes the guard too, without an in-flight slot (a scrape makes no upstream
+  call): a throttled address gets 429 there as well, and a wrong scrape token (the route's
+  401) counts toward the same throttling, so ``metrics.token`` cannot be guessed freely.
 
 The client address is ``scope["client"]``, which the front door has already taken from
 ``X-Forwarded-For`` when the peer is one of ``auth.trusted_proxies`` (``http/forwarded.py``).
@@ -44,9 +47,12 @@ log = structlog.get_logger("scim_proxy.auth")
 DEFAULT_PATIENCE = 10.0
 """Seconds a request waits for an in-flight slot when it has no time budget."""
 
-UNGUARDED = frozenset(route.path for route in health.routes)
-"""``/healthz``, ``/readyz``, ``/metrics``: no TelemetryTV token (probes, scrapes). Every
-other path is guarded, so no spelling of a SCIM path can slip past the allowlist."""
+METRICS_PATH = "/metrics"
+
+UNGUARDED = frozenset(route.path for route in health.routes if route.path != METRICS_PATH)
+"""``/healthz``, ``/readyz``: no token of any kind (probes). Every other path is guarded,
+so no spelling of a SCIM path can slip past the allowlist; ``/metrics`` is guarded by the
+throttle only (its scrape token is not a TelemetryTV token)."""
 
 
 def _authorization(scope: Scope) -> str | None:
@@ -79,6 +85,18 @@ def throttled(seconds: int) -> ScimError:
     )
 
 
+def scrape_throttled(seconds: int) -> ScimError:
+    """429 for a scrape of ``/metrics`` from a client address that keeps failing."""
+    return ScimError(
+        429,
+        "Too many requests with a missing or refused token came from this client address; "
+        f"retry after {seconds} seconds. If this is your metrics scraper, check that it "
+        "sends Authorization: Bearer <metrics.token>.",
+        headers={"Retry-After": str(seconds)},
+        reason="auth_throttled",
+    )
+
+
 def still_busy() -> ScimError:
     """503 for a request that waited its whole patience behind its address's others."""
     return ScimError(
@@ -98,7 +116,16 @@ class Admission:
     ``waiting`` set: :meth:`AuthGuard.wait_turn` must be awaited before going on.
     """
 
-    __slots__ = ("admitted", "allowlisted", "client", "header", "refusal", "token", "waiting")
+    __slots__ = (
+        "admitted",
+        "allowlisted",
+        "client",
+        "header",
+        "refusal",
+        "scrape",
+        "token",
+        "waiting",
+    )
 
     def __init__(self, header: str | None, token: str | None, client: str | None) -> None:
         self.header = header
@@ -107,6 +134,8 @@ class Admission:
         self.admitted = True
         """Whether the throttle gave it an in-flight slot (to be given back at settling)."""
         self.allowlisted = False
+        self.scrape = False
+        """A ``/metrics`` request: no slot taken, only a 401 to count."""
         self.waiting = False
         self.refusal: ScimError | None = None
 
@@ -142,6 +171,8 @@ class AuthGuard:
 
     def admit(self, scope: Scope) -> Admission:
         """Let the request of ``scope`` in, refuse it, or tell it to wait its turn."""
+        if scope["path"] == METRICS_PATH:
+            return self._scrape(scope)
         header = _authorization(scope)
         token = _token(header)
         if self.allowlist.enabled and token is not None:
@@ -155,6 +186,21 @@ class AuthGuard:
             admission = Admission(header, token, client_key(_host(scope)))
             return self._throttled(admission, digest_known=True)
         return self._throttled(Admission(header, token, client_key(_host(scope))), False)
+
+    def _scrape(self, scope: Scope) -> Admission:
+        """A ``/metrics`` request: refused while its address is throttled, else let through.
+
+        The route checks the scrape token; its 401 is counted when the request settles.
+        """
+        admission = Admission(_authorization(scope), None, client_key(_host(scope)))
+        admission.scrape = True
+        admission.admitted = False
+        if self.throttle is not None:
+            wait = self.throttle.retry_after(admission.client or "")
+            if wait > 0:
+                AUTH_REFUSALS.labels("throttled").inc()
+                admission.refusal = scrape_throttled(wait)
+        return admission
 
     def _throttled(self, admission: Admission, digest_known: bool) -> Admission:
         throttle = self.throttle
@@ -198,6 +244,10 @@ class AuthGuard:
 
     def settle(self, admission: Admission, scope: Scope, status: int) -> None:
         """The admitted request was answered ``status`` (0: nothing was answered)."""
+        if admission.scrape:
+            if status == 401:
+                self._failed(admission.client or "", "metrics_token", None, admitted=False)
+            return
         token = admission.token
         if admission.allowlisted:
             if status == 401:
