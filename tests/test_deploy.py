@@ -191,3 +191,11 @@ def test_the_proxy_cannot_start_without_its_token_allowlist() -> None:
     del environ["SCIM_PROXY_AUTH_ALLOWED_TOKEN_SHA256"]
     with pytest.raises(ConfigError, match=r"auth\.require_allowlist is on"):
         load_settings(environ=environ)
+
+
+def test_the_manifest_names_its_public_base_url() -> None:
+    # Listening on 0.0.0.0 without it, Locations would follow each request's Host header.
+    [container] = _manifests()["Deployment"]["spec"]["template"]["spec"]["containers"]
+    env = _env(container)
+    assert env["SCIM_PROXY_SERVER_HOST"] == "0.0.0.0"  # noqa: S104
+    assert env["SCIM_PROXY_SERVER_PUBLIC_BASE_URL"].startswith("https://")
