@@ -169,7 +169,12 @@ class UserProvisioning:
             hits = [found] if found is not None and same_string(user_name, found.email) else []
             start = query.start_index - 1
             return hits[start : start + query.count], len(hits)
-        parsed = parse_filter(User, query.filter, allowed=USER_FILTER_ATTRIBUTES)
+        parsed = parse_filter(
+            User,
+            query.filter,
+            allowed=USER_FILTER_ATTRIBUTES,
+            max_or_terms=self.settings.scim.max_filter_or_terms,
+        )
         lookups = equality_lookups(parsed.ast, USER_LOOKUP_KEYS, USER_SCHEMA)
         if lookups is not None and len(lookups) > MAX_LOOKUPS:
             lookups = None  # cheaper, and bounded, as one scan of the listing

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ...ops.context import note_operation
+from ...scim.limits import check_patch, check_resource
 from ...scim.messages import list_response
 from ...scim.models import GROUP_READ_ONLY, Group
 from ...scim.params import response_parameters
@@ -55,7 +56,9 @@ async def list_groups(request: Request) -> Response:
 async def create_group(request: Request) -> Response:
     """POST /Groups: create a group (with its members, if any); 201."""
     groups = _groups(request, "create")
-    resource = read_resource(Group, await read_json_object(request), replacing=False)
+    body = await read_json_object(request)
+    check_resource(Group, body, proxy_state(request).limits)
+    resource = read_resource(Group, body, replacing=False)
     created = await groups.create(resource)
     return _group_response(request, groups, created, Context.RESOURCE_CREATION_RESPONSE, 201)
 
@@ -71,7 +74,9 @@ async def get_group(request: Request) -> Response:
 async def replace_group(request: Request) -> Response:
     """PUT /Groups/{id}: Okta AIW apps send the name and the whole member list."""
     groups = _groups(request, "replace")
-    resource = read_resource(Group, await read_json_object(request), replacing=True)
+    body = await read_json_object(request)
+    check_resource(Group, body, proxy_state(request).limits)
+    resource = read_resource(Group, body, replacing=True)
     group = await groups.replace(request.path_params["group_id"], resource)
     _names_changed(request)
     return _group_response(request, groups, group, Context.RESOURCE_REPLACEMENT_RESPONSE)
@@ -80,7 +85,9 @@ async def replace_group(request: Request) -> Response:
 async def patch_group(request: Request) -> Response:
     """PATCH /Groups/{id}: 204, or 200 with the group when attributes are asked for."""
     groups = _groups(request, "patch")
-    patch = read_patch(Group, await read_json_object(request), read_only=GROUP_READ_ONLY)
+    body = await read_json_object(request)
+    check_patch(Group, body, proxy_state(request).limits)
+    patch = read_patch(Group, body, read_only=GROUP_READ_ONLY)
     group_id = request.path_params["group_id"]
     await groups.patch(group_id, patch)
     _names_changed(request)

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from ...directory import DirectoryUser
 from ...ops.context import note_operation, note_quirk
+from ...scim.limits import check_patch, check_resource
 from ...scim.messages import list_response
 from ...scim.models import USER_READ_ONLY, User
 from ...scim.params import response_parameters
@@ -43,8 +44,10 @@ def _users(request: Request, operation: str) -> UserProvisioning:
 
 
 async def _body(request: Request, users: UserProvisioning) -> dict[str, Any]:
-    """The request body; with roles off, ``roles`` is dropped like any unknown attribute."""
+    """The request body (within the request limits); with roles off, ``roles`` is dropped
+    like any unknown attribute."""
     body = await read_json_object(request)
+    check_resource(User, body, proxy_state(request).limits)
     if users.roles is None:
         trimmed = without_roles(body)
         if trimmed != body:
@@ -108,7 +111,9 @@ async def replace_user(request: Request) -> Response:
 async def patch_user(request: Request) -> Response:
     """PATCH /Users/{id}: Okta's OIN apps and Entra update this way; 200 with the user."""
     users = _users(request, "patch")
-    body, role_body = split_role_operations(await read_json_object(request))
+    whole = await read_json_object(request)
+    check_patch(User, whole, proxy_state(request).limits)
+    body, role_body = split_role_operations(whole)
     if role_body is not None and users.roles is None:
         note_quirk("roles_disabled_ignored")
     patch = read_patch(User, body, read_only=USER_READ_ONLY)

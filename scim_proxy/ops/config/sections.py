@@ -112,6 +112,17 @@ class ScimSettings:
     """The largest SCIM ``count`` served: the one setting for it."""
     filter_scan_limit: int = 2000
     """How many users a filter with no keyed lookup may be evaluated over."""
+    max_filter_or_terms: int = 50
+    """Terms one filter may join with ``or``: each keyed term can cost an upstream lookup.
+    Okta and Entra send none (docs/reliability.md, "Limits")."""
+    max_patch_operations: int = 1000
+    """Operations one PATCH may hold (Okta sends one per member removed from a group)."""
+    max_attribute_values: int = 100
+    """Values one request may write to one multi-valued attribute of a user (``emails``,
+    ``roles``), summed over a PATCH's operations."""
+    max_members_per_write: int = 1000
+    """Members one group write may name (a POST's or PUT's list; a PATCH's added, removed
+    and replaced members): each new member costs upstream calls."""
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,15 @@ def validate(settings: Settings) -> None:
         raise ConfigError(
             f"scim.filter_scan_limit = {scim.filter_scan_limit} is not valid: use 0 to 1000000"
         )
+    for name, high in (
+        ("max_filter_or_terms", 1000),
+        ("max_patch_operations", 100_000),
+        ("max_attribute_values", 100_000),
+        ("max_members_per_write", 100_000),
+    ):
+        value = getattr(scim, name)
+        if not 1 <= value <= high:
+            raise ConfigError(f"scim.{name} = {value} is not valid: use 1 to {high}")
     groups = settings.groups
     if not 1 <= groups.member_concurrency <= 100:
         raise ConfigError(
