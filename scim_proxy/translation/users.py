@@ -27,6 +27,7 @@ from ..ops.context import note_quirk
 from ..scim.errors import ScimError, not_found
 from ..scim.filters import equality_lookups, parse_filter, same_string, user_name_eq
 from ..scim.models import IDP_POLICY, USER_SCHEMA, User
+from ..scim.offload import off_the_loop
 from ..scim.params import ListQuery, returns_attribute
 from ..scim.payloads import dump_resource
 from ..telemetrytv.client import TelemetryTVSession, TooLarge
@@ -324,7 +325,13 @@ class UserProvisioning:
             return await self._put_roles(current, _Updated(current), read_at, change)
         resource = self._resource(current)
         try:
-            patch.patch(resource, scim_policy=IDP_POLICY)
+            # Linear in the operations: each one's cost is bounded, since the values one
+            # request may write to a multi-valued attribute are (scim.max_attribute_values).
+            await off_the_loop(
+                lambda: patch.patch(resource, scim_policy=IDP_POLICY),
+                size=len(patch.operations or ()),
+                what="apply the PATCH",
+            )
         except SCIMException as exc:
             raise ScimError.from_scim_exception(exc, what="A PATCH operation's value") from exc
         except ValidationError as exc:
