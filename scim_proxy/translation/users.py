@@ -26,10 +26,9 @@ from ..ops.config import Deactivation, Settings
 from ..ops.context import note_quirk
 from ..scim.errors import ScimError, not_found
 from ..scim.filters import equality_lookups, parse_filter, same_string, user_name_eq
-from ..scim.models import IDP_POLICY, USER_SCHEMA, User
-from ..scim.offload import off_the_loop
+from ..scim.models import USER_SCHEMA, User
 from ..scim.params import ListQuery, returns_attribute
-from ..scim.payloads import dump_resource
+from ..scim.payloads import apply_patch_in_slices, dump_resource
 from ..telemetrytv.client import TelemetryTVSession, TooLarge
 from ..telemetrytv.errors import NotFound, UpstreamError
 from .errors import scim_error_for
@@ -327,11 +326,7 @@ class UserProvisioning:
         try:
             # Linear in the operations: each one's cost is bounded, since the values one
             # request may write to a multi-valued attribute are (scim.max_attribute_values).
-            await off_the_loop(
-                lambda: patch.patch(resource, scim_policy=IDP_POLICY),
-                size=len(patch.operations or ()),
-                what="apply the PATCH",
-            )
+            await apply_patch_in_slices(patch, resource)
         except SCIMException as exc:
             raise ScimError.from_scim_exception(exc, what="A PATCH operation's value") from exc
         except ValidationError as exc:

@@ -11,9 +11,8 @@ from ...ops.context import note_operation
 from ...scim.limits import check_patch, check_resource
 from ...scim.messages import list_response
 from ...scim.models import GROUP_READ_ONLY, Group
-from ...scim.offload import off_the_loop
 from ...scim.params import response_parameters
-from ...scim.payloads import read_patch, read_resource
+from ...scim.payloads import read_patch_in_slices, read_resource
 from ...translation.groups import GroupProvisioning, GroupView, wants_members
 from ..body import read_json_object
 from ..responses import no_content, scim_response
@@ -88,10 +87,7 @@ async def patch_group(request: Request) -> Response:
     groups = _groups(request, "patch")
     body = await read_json_object(request)
     check_patch(Group, body, proxy_state(request).limits)
-    size = len(body["Operations"]) if isinstance(body.get("Operations"), list) else 0
-    patch = await off_the_loop(
-        lambda: read_patch(Group, body, read_only=GROUP_READ_ONLY), size=size, what="read the PATCH"
-    )
+    patch = await read_patch_in_slices(Group, body, read_only=GROUP_READ_ONLY)
     group_id = request.path_params["group_id"]
     await groups.patch(group_id, patch)
     _names_changed(request)

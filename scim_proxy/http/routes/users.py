@@ -14,9 +14,13 @@ from ...ops.context import note_operation, note_quirk
 from ...scim.limits import check_patch, check_resource
 from ...scim.messages import list_response
 from ...scim.models import USER_READ_ONLY, User
-from ...scim.offload import off_the_loop
 from ...scim.params import response_parameters
-from ...scim.payloads import read_patch, read_resource, read_user_creation
+from ...scim.payloads import (
+    read_patch,
+    read_patch_in_slices,
+    read_resource,
+    read_user_creation,
+)
 from ...scim.role_operations import echoed_group_ids, split_role_operations, without_roles
 from ...translation.roles import UserRoles
 from ...translation.users import UserProvisioning
@@ -117,10 +121,7 @@ async def patch_user(request: Request) -> Response:
     body, role_body = split_role_operations(whole)
     if role_body is not None and users.roles is None:
         note_quirk("roles_disabled_ignored")
-    size = len(whole["Operations"]) if isinstance(whole.get("Operations"), list) else 0
-    patch = await off_the_loop(
-        lambda: read_patch(User, body, read_only=USER_READ_ONLY), size=size, what="read the PATCH"
-    )
+    patch = await read_patch_in_slices(User, body, read_only=USER_READ_ONLY)
     role_patch = read_patch(User, role_body) if role_body and users.roles is not None else None
     user = await users.patch(request.path_params["user_id"], patch, role_patch)
     return await _user_response(request, users, user, Context.RESOURCE_PATCH_RESPONSE)
