@@ -72,6 +72,15 @@ class ServerSettings:
     """Time a client has to send its request body; slower ones get 408."""
     keep_alive_seconds: float = 5.0
     """Idle time before a kept-alive client connection is closed."""
+    max_connections: int = 1000
+    """Client connections one process holds open; past it, a new one is answered 503 and
+    closed unread."""
+    max_header_bytes: int = 16_384
+    """Largest header block of a request; a larger one is answered 431 and its connection
+    closed, unbuffered."""
+    header_timeout_seconds: float = 5.0
+    """Time a request's header block may take to arrive, from its first byte (or the
+    connection's opening); a slower one is answered 408 and its connection closed."""
     shutdown_grace_seconds: float = 20.0
     """On SIGTERM, time in-flight requests get to finish before the process exits."""
 

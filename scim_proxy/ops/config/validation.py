@@ -64,6 +64,7 @@ def validate(settings: Settings) -> None:
         ("request_budget_seconds", 1, MAX_REQUEST_BUDGET_SECONDS),
         ("body_timeout_seconds", 0.1, 600),
         ("keep_alive_seconds", 0.1, 600),
+        ("header_timeout_seconds", 0.5, 600),
         ("shutdown_grace_seconds", 0, 600),
     ):
         value = getattr(server, name)
@@ -72,6 +73,14 @@ def validate(settings: Settings) -> None:
     if not 1024 <= server.max_body_bytes <= 100 * 1_048_576:
         raise ConfigError(
             f"server.max_body_bytes = {server.max_body_bytes} is not valid: use 1024 to 104857600"
+        )
+    if not 1 <= server.max_connections <= 1_000_000:
+        raise ConfigError(
+            f"server.max_connections = {server.max_connections} is not valid: use 1 to 1000000"
+        )
+    if not 1024 <= server.max_header_bytes <= 1_048_576:
+        raise ConfigError(
+            f"server.max_header_bytes = {server.max_header_bytes} is not valid: use 1024 to 1048576"
         )
     if not 1 <= upstream.max_concurrent_calls <= 10_000:
         raise ConfigError(
