@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from ..ops.config import Settings
 from ..ops.context import request_stats
@@ -41,7 +42,13 @@ class ProxyState:
 
 def proxy_state(request: Request) -> ProxyState:
     """The process-wide state of the app serving ``request``."""
-    state: ProxyState = request.app.state.proxy
+    return proxy_state_of(request.scope)
+
+
+def proxy_state_of(scope: Scope) -> ProxyState:
+    """The process-wide state of the app a request's ``scope`` is served by (Starlette puts
+    the app in ``scope["app"]``), for code that runs before a ``Request`` is made."""
+    state: ProxyState = scope["app"].state.proxy
     return state
 
 

@@ -26,6 +26,7 @@ The client address is ``scope["client"]``, which the front door has already take
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable
 
@@ -40,6 +41,7 @@ from ...scim.errors import ScimError
 from ..allowlist import TokenAllowlist, token_sha256
 from ..auth import token_from_header, token_not_allowed
 from ..routes import health
+from ..state import proxy_state_of
 from ..throttle import BUSY, FailureThrottle, ProvenTokens, client_key
 
 log = structlog.get_logger("scim_proxy.auth")
@@ -188,18 +190,29 @@ class AuthGuard:
         return self._throttled(Admission(header, token, client_key(_host(scope))), False)
 
     def _scrape(self, scope: Scope) -> Admission:
-        """A ``/metrics`` request: refused while its address is throttled, else let through.
+        """A ``/metrics`` request: with ``metrics.token`` set, refused while its address is
+        throttled unless it carries the token; let through otherwise.
 
-        The route checks the scrape token; its 401 is counted when the request settles.
+        Without a token there is nothing to guess, and nothing is refused or counted. The
+        route checks the token; its 401 is counted when the request settles. Like an
+        allowed SCIM token, the right scrape token passes a throttled address (a scraper
+        behind the same NAT as a guesser).
         """
-        admission = Admission(_authorization(scope), None, client_key(_host(scope)))
+        header = _authorization(scope)
+        admission = Admission(header, None, client_key(_host(scope)))
         admission.scrape = True
         admission.admitted = False
-        if self.throttle is not None:
-            wait = self.throttle.retry_after(admission.client or "")
-            if wait > 0:
-                AUTH_REFUSALS.labels("throttled").inc()
-                admission.refusal = scrape_throttled(wait)
+        token = proxy_state_of(scope).settings.metrics.token
+        if not token or self.throttle is None:
+            return admission
+        if header is not None and hmac.compare_digest(
+            header.encode("latin-1"), f"Bearer {token}".encode()
+        ):
+            return admission
+        wait = self.throttle.retry_after(admission.client or "")
+        if wait > 0:
+            AUTH_REFUSALS.labels("throttled").inc()
+            admission.refusal = scrape_throttled(wait)
         return admission
 
     def _throttled(self, admission: Admission, digest_known: bool) -> Admission:
