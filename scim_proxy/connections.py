@@ -21,7 +21,9 @@ A request's body is not counted here (the app bounds it: ``server.max_body_bytes
 connection is counted from the first byte after the previous request was answered; body
 bytes a client still sends after an early answer (a 401 before the body was read) count
 as that next block, so an unread body over the limit ends the connection, as servers
-that cannot skip an unread body do.
+that cannot skip an unread body do. A client pipelining requests (sending the next before
+the answer, which neither Okta nor Entra does) has the next request's header block read
+uncounted, and its body counted as a header block.
 """
 
 from __future__ import annotations

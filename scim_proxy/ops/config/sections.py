@@ -121,7 +121,7 @@ class ScimSettings:
     """The largest SCIM ``count`` served: the one setting for it."""
     filter_scan_limit: int = 2000
     """How many users a filter with no keyed lookup may be evaluated over."""
-    max_filter_or_terms: int = 50
+    max_filter_or_terms: int = 100
     """Terms one filter may join with ``or``: each keyed term can cost an upstream lookup.
     Okta and Entra send none (docs/reliability.md, "Limits")."""
     max_patch_operations: int = 1000
