@@ -82,6 +82,7 @@ class ConnectionLimits:
     """Open connections by client address and port, as the ASGI scope's ``client`` has it."""
 
     def busy_answer(self) -> bytes:
+        """503 for a connection past ``max_connections``."""
         return _refusal(
             503,
             "Service Unavailable",
@@ -90,6 +91,7 @@ class ConnectionLimits:
         )
 
     def large_answer(self) -> bytes:
+        """431 for a header block over ``max_header_bytes``."""
         return _refusal(
             431,
             "Request Header Fields Too Large",
@@ -97,6 +99,7 @@ class ConnectionLimits:
         )
 
     def slow_answer(self) -> bytes:
+        """408 for a header block slower than ``header_timeout_seconds``."""
         return _refusal(
             408,
             "Request Timeout",
