@@ -16,7 +16,6 @@ from ...scim.messages import list_response
 from ...scim.models import USER_READ_ONLY, User
 from ...scim.params import response_parameters
 from ...scim.payloads import (
-    read_patch,
     read_patch_in_slices,
     read_resource,
     read_user_creation,
@@ -122,7 +121,11 @@ async def patch_user(request: Request) -> Response:
     if role_body is not None and users.roles is None:
         note_quirk("roles_disabled_ignored")
     patch = await read_patch_in_slices(User, body, read_only=USER_READ_ONLY)
-    role_patch = read_patch(User, role_body) if role_body and users.roles is not None else None
+    role_patch = (
+        await read_patch_in_slices(User, role_body)
+        if role_body and users.roles is not None
+        else None
+    )
     user = await users.patch(request.path_params["user_id"], patch, role_patch)
     return await _user_response(request, users, user, Context.RESOURCE_PATCH_RESPONSE)
 
