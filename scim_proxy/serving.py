@@ -12,37 +12,60 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import structlog
 import uvicorn
 
-from .ops.config import CONFIG_ENV, Settings
+from .connections import answered_tracking, connection_limits, guarded_protocol, worker_limits
+from .ops.config import CONFIG_ENV, ServerSettings, Settings
 from .ops.metrics import MULTIPROC_ENV
 
 _LOOP = "uvloop" if sys.platform != "win32" else "asyncio"
 
 
+def _options(server: ServerSettings) -> dict[str, Any]:
+    """uvicorn's options for both ways of serving, but the app and the protocol class."""
+    return {
+        "loop": _LOOP,
+        "access_log": False,
+        "log_level": "warning",
+        # The app wraps itself in uvicorn's proxy-headers middleware, fed auth.trusted_proxies
+        # (http/pipeline.py): one setting decides the client address, in any server.
+        "proxy_headers": False,
+        "timeout_keep_alive": max(1, round(server.keep_alive_seconds)),
+        # SIGTERM: stop accepting, let in-flight requests finish, then exit.
+        "timeout_graceful_shutdown": max(1, round(server.shutdown_grace_seconds)),
+    }
+
+
 def uvicorn_config(
     app: object, host: str, port: int, settings: Settings | None = None
 ) -> uvicorn.Config:
-    """uvicorn's options for one in-process server of ``app``."""
+    """uvicorn's options for one in-process server of ``app``.
+
+    Connections are served by uvicorn's httptools protocol behind the limits of
+    ``[server]`` (``connections.py``: connection cap, header size and time), chosen by
+    measurement over uvicorn's h11 protocol and other servers (docs/decisions.md).
+    """
     server = (settings or Settings()).server
+    limits = connection_limits(server)
     return uvicorn.Config(
-        app,  # type: ignore[arg-type]
+        answered_tracking(app, limits),  # type: ignore[arg-type]
         host=host,
         port=port,
-        loop=_LOOP,
-        http="httptools",
-        access_log=False,
-        log_level="warning",
+        http=guarded_protocol(limits),
         lifespan="on",
-        # The app wraps itself in uvicorn's proxy-headers middleware, fed auth.trusted_proxies
-        # (http/pipeline.py): one setting decides the client address, in any server.
-        proxy_headers=False,
-        timeout_keep_alive=max(1, round(server.keep_alive_seconds)),
-        # SIGTERM: stop accepting, let in-flight requests finish, then exit.
-        timeout_graceful_shutdown=max(1, round(server.shutdown_grace_seconds)),
+        **_options(server),
     )
+
+
+def app_from_environment() -> object:
+    """A worker's app (``serve --workers``), telling its connections when each request
+    has been answered (``connections.py``)."""
+    from .http.app import create_app_from_environment
+
+    return answered_tracking(create_app_from_environment(), worker_limits())
 
 
 def freeze_startup_objects() -> None:
@@ -86,18 +109,14 @@ def serve_workers(settings: Settings, config_path: str | None) -> int:
     server = settings.server
     started = time.monotonic()
     uvicorn.run(
-        "scim_proxy.http.app:create_app_from_environment",
+        "scim_proxy.serving:app_from_environment",
         factory=True,
         host=server.host,
         port=server.port,
         workers=server.workers,
-        loop=_LOOP,
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        proxy_headers=False,  # as in uvicorn_config: the app applies auth.trusted_proxies
-        timeout_keep_alive=max(1, round(server.keep_alive_seconds)),
-        timeout_graceful_shutdown=max(1, round(server.shutdown_grace_seconds)),
+        # Named by import path: each worker builds its limits from the same settings.
+        http="scim_proxy.connections:WorkerConnection",
+        **_options(server),
     )
     # Each worker drains its own requests; the supervisor only sees them all exit.
     structlog.get_logger("scim_proxy.lifecycle").info(

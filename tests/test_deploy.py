@@ -18,7 +18,7 @@ import yaml
 
 from scim_proxy.http.app import create_app
 from scim_proxy.ops import metrics
-from scim_proxy.ops.config import Settings
+from scim_proxy.ops.config import ConfigError, Settings, load_settings
 
 DEPLOY = Path(__file__).parents[1] / "deploy"
 
@@ -171,3 +171,76 @@ async def test_readyz_still_checks_the_upstream_for_operators() -> None:
         alive = await client.get("/healthz")
     assert ready.status_code == 503
     assert alive.status_code == 200
+
+
+def test_the_proxy_cannot_start_without_its_token_allowlist() -> None:
+    # Reachable from the internet: a missing Secret or an empty digest list must stop the
+    # rollout, not forward every stranger's token to TelemetryTV.
+    [container] = _manifests()["Deployment"]["spec"]["template"]["spec"]["containers"]
+    [allowlist] = [
+        e for e in container["env"] if e["name"] == "SCIM_PROXY_AUTH_ALLOWED_TOKEN_SHA256"
+    ]
+    reference = allowlist["valueFrom"]["secretKeyRef"]
+    assert reference["key"] == "allowed-token-sha256"
+    assert reference.get("optional", False) is False
+    assert _env(container)["SCIM_PROXY_AUTH_REQUIRE_ALLOWLIST"] == "true"
+    # The manifest's own settings, an empty secret value in place of the digests: refused.
+    environ = {k: v for k, v in _env(container).items() if k.startswith("SCIM_PROXY_")}
+    with pytest.raises(ConfigError, match="SCIM_PROXY_AUTH_ALLOWED_TOKEN_SHA256 is set but"):
+        load_settings(environ=environ)
+    del environ["SCIM_PROXY_AUTH_ALLOWED_TOKEN_SHA256"]
+    with pytest.raises(ConfigError, match=r"auth\.require_allowlist is on"):
+        load_settings(environ=environ)
+
+
+def test_the_manifest_names_its_public_base_url() -> None:
+    # Listening on 0.0.0.0 without it, Locations would follow each request's Host header.
+    [container] = _manifests()["Deployment"]["spec"]["template"]["spec"]["containers"]
+    env = _env(container)
+    assert env["SCIM_PROXY_SERVER_HOST"] == "0.0.0.0"  # noqa: S104
+    assert env["SCIM_PROXY_SERVER_PUBLIC_BASE_URL"].startswith("https://")
+
+
+def _size(text: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([km]?)", text.lower()).groups()  # type: ignore[union-attr]
+    return int(number) * {"": 1, "k": 1024, "m": 1_048_576}[unit]
+
+
+def test_the_ingress_exposes_only_the_scim_api_with_the_edge_limits() -> None:
+    # What the proxy cannot hold itself (per-address limits over all replicas, TLS, and
+    # keeping /metrics, /healthz and /readyz off the internet) is the ingress's job.
+    manifests = _manifests()
+    assert "ingress.yaml" in manifests["Kustomization"]["resources"]
+    ingress = manifests["Ingress"]
+    [rule] = ingress["spec"]["rules"]
+    [path] = rule["http"]["paths"]
+    assert (path["path"], path["pathType"]) == ("/scim/v2", "Prefix")
+    service = manifests["Service"]
+    assert path["backend"]["service"]["name"] == service["metadata"]["name"]
+    assert path["backend"]["service"]["port"]["name"] == service["spec"]["ports"][0]["name"]
+    assert ingress["spec"]["tls"][0]["hosts"] == [rule["host"]]
+    [container] = manifests["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert _env(container)["SCIM_PROXY_SERVER_PUBLIC_BASE_URL"] == f"https://{rule['host']}/scim/v2"
+    annotations = ingress["metadata"]["annotations"]
+    server = Settings().server
+    assert (
+        _size(annotations["nginx.ingress.kubernetes.io/proxy-body-size"]) <= server.max_body_bytes
+    )
+    assert int(annotations["nginx.ingress.kubernetes.io/limit-connections"]) > 0
+    assert int(annotations["nginx.ingress.kubernetes.io/limit-rps"]) > 0
+    # Longer than the proxy's budget (so its own answer arrives), within Okta's 60 s.
+    read_timeout = int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"])
+    assert server.request_budget_seconds < read_timeout <= 60
+
+
+def test_the_edge_holds_header_blocks_to_what_the_proxy_accepts() -> None:
+    document = yaml.safe_load((DEPLOY / "kubernetes" / "ingress-nginx-settings.yaml").read_text())
+    assert document["kind"] == "ConfigMap"
+    data = document["data"]
+    server = Settings().server
+    count, size = data["large-client-header-buffers"].split()
+    # nginx refuses a header line longer than one buffer, and a block beyond them all.
+    assert int(count) * _size(size) <= 4 * server.max_header_bytes
+    assert _size(size) <= server.max_header_bytes
+    assert int(data["client-header-timeout"]) <= server.header_timeout_seconds
+    assert int(data["client-body-timeout"]) <= server.body_timeout_seconds

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from ..ops.config import Settings
 from ..ops.context import request_stats
 from ..ops.fingerprint import token_fingerprint
+from ..scim.limits import RequestLimits
 from ..scim.params import ListQuery, list_query
 from ..telemetrytv.client import TelemetryTV, TelemetryTVSession
 from ..translation.coordination import Coordinator
@@ -29,15 +31,24 @@ class ProxyState:
     """How membership writers coordinate (``groups.coordination``), with its locks."""
     group_names: GroupNames = field(init=False)
     """Kept listings of group names for users' roles (``[roles] names_cache_seconds``)."""
+    limits: RequestLimits = field(init=False)
+    """How much one write may name (``[scim] max_*``), checked before it is read."""
 
     def __post_init__(self) -> None:
         # Derived, never passed: the lifetime is the setting's, whoever builds the state.
         object.__setattr__(self, "group_names", GroupNames.from_settings(self.settings))
+        object.__setattr__(self, "limits", RequestLimits.from_settings(self.settings.scim))
 
 
 def proxy_state(request: Request) -> ProxyState:
     """The process-wide state of the app serving ``request``."""
-    state: ProxyState = request.app.state.proxy
+    return proxy_state_of(request.scope)
+
+
+def proxy_state_of(scope: Scope) -> ProxyState:
+    """The process-wide state of the app a request's ``scope`` is served by (Starlette puts
+    the app in ``scope["app"]``), for code that runs before a ``Request`` is made."""
+    state: ProxyState = scope["app"].state.proxy
     return state
 
 

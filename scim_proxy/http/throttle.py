@@ -136,6 +136,21 @@ class FailureThrottle:
         entry.pending += 1
         return 0
 
+    def retry_after(self, client: str) -> int:
+        """Whole seconds ``client`` must wait before its failures are forgotten; 0 if none.
+
+        For requests that take no in-flight slot (a ``/metrics`` scrape: no upstream call)
+        but must not be served to an address that keeps failing authentication.
+        """
+        entry = self._table.get(client)
+        if entry is None or entry.count < self.limit:
+            return 0
+        now = self._clock()
+        if now - entry.started >= self.window:
+            return 0
+        self._table.move_to_end(client)  # still knocking: remembered, as admit does
+        return max(1, math.ceil(entry.started + self.window - now))
+
     async def wait_turn(self, client: str, patience: float) -> int:
         """:meth:`admit`, waiting up to ``patience`` seconds while it answers :data:`BUSY`.
 

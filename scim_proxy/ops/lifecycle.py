@@ -3,10 +3,12 @@
 One ``startup`` event names what the process runs with (never a secret), so an operator
 sees the listen address, the upstream and the modes in force before the first request;
 one ``shutdown`` event per server process says how the in-flight requests were drained.
+A setting that is risky where the proxy listens gets a warning event of its own beside it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import time
 from collections.abc import Mapping, Sequence
@@ -73,6 +75,27 @@ def log_startup(settings: Settings, source: Mapping[str, Any]) -> None:
         log_level=settings.logging.level,
         **source,
     )
+    if not server.public_base_url and not loopback_only(server.host):
+        log.warning(
+            "public_base_url_unset",
+            listen=f"{server.host}:{server.port}",
+            detail=(
+                "server.public_base_url is not set and the proxy listens beyond loopback: "
+                "meta.location and Location are built from each request's Host header, "
+                "which any client chooses. Set server.public_base_url to the SCIM base URL "
+                "the IdP uses (e.g. https://scim.example.com/scim/v2)."
+            ),
+        )
+
+
+def loopback_only(host: str) -> bool:
+    """Whether listening on ``host`` is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: whatever it resolves to may be reachable
 
 
 class DrainLoggingServer(uvicorn.Server):

@@ -64,7 +64,14 @@ BREAKER_CODES = {"closed": 0, "half_open": 1, "open": 2}
 AUTH_REFUSALS = Counter(
     "scim_proxy_auth_refusals_total",
     "SCIM requests refused for authentication, by reason (missing, malformed, not_allowed, "
-    "upstream_rejected, throttled)",
+    "upstream_rejected, metrics_token, throttled)",
+    ["reason"],
+)
+CONNECTIONS_REFUSED = Counter(
+    "scim_proxy_connections_refused_total",
+    "Client connections refused before a request reached the app, by reason (busy: over "
+    "server.max_connections; large: headers over server.max_header_bytes; slow: headers "
+    "not in within server.header_timeout_seconds)",
     ["reason"],
 )
 AUTH_CLIENTS_FORGOTTEN = Counter(

@@ -25,7 +25,7 @@ from scim2_models.path.expressions import (
     ValuePath,
 )
 
-from .errors import invalid_filter
+from .errors import ScimError, invalid_filter
 
 MAX_FILTER_LENGTH = 4096
 """A filter longer than this is refused before parsing."""
@@ -35,13 +35,19 @@ Lookup = tuple[str, str]
 
 
 def parse_filter(
-    model: type[Resource[Any]], text: str, *, allowed: Mapping[str, str]
+    model: type[Resource[Any]],
+    text: str,
+    *,
+    allowed: Mapping[str, str],
+    max_or_terms: int | None = None,
 ) -> ScimFilter[Any]:
     """Parse ``text`` for ``model``, refusing attributes outside ``allowed``.
 
     ``allowed`` maps lower-cased attribute paths such as ``username`` or
     ``emails.value`` to their display spelling. Raises a 400 ``invalidFilter``
-    :class:`ScimError` for a syntax error or any other attribute.
+    :class:`ScimError` for a syntax error or any other attribute, and a 400 ``tooMany``
+    for more than ``max_or_terms`` terms joined by ``or`` (each keyed term can cost an
+    upstream lookup).
     """
     if len(text) > MAX_FILTER_LENGTH:
         raise invalid_filter(f"The filter is longer than {MAX_FILTER_LENGTH} characters")
@@ -53,6 +59,15 @@ def parse_filter(
         raise invalid_filter("The filter is not valid SCIM filter syntax") from exc
     if not _encodable(parsed.ast):
         raise invalid_filter("The filter holds characters that are not valid Unicode text")
+    if max_or_terms is not None and (terms := or_terms(parsed.ast)) > max_or_terms:
+        raise ScimError(
+            400,
+            f"This filter joins {terms} terms with or; the proxy accepts at most "
+            f"{max_or_terms} (setting scim.max_filter_or_terms). Look the resources up in "
+            "several requests.",
+            "tooMany",
+            reason="filter_too_large",
+        )
     schema = str(getattr(model, "__schema__", ""))
     for path in _attribute_paths(parsed.ast, prefix=""):
         name = _normalise(path, schema)
@@ -115,6 +130,20 @@ def equality_values(node: FilterNode, attributes: tuple[str, ...]) -> list[str] 
             values += found
         return values
     return None
+
+
+def or_terms(node: FilterNode, *, under_or: bool = False) -> int:
+    """How many comparisons of the filter are terms of an ``or`` (nested ones included)."""
+    if isinstance(node, Comparison | Present):
+        return 1 if under_or else 0
+    if isinstance(node, ValuePath):
+        return or_terms(node.val_filter, under_or=under_or)
+    if isinstance(node, Not):
+        return or_terms(node.expr, under_or=under_or)
+    if isinstance(node, LogicalExpr):
+        inner = under_or or node.op is LogicalOperator.or_
+        return sum(or_terms(term, under_or=inner) for term in node.terms)
+    return 0
 
 
 def same_string(filter_value: str, value: str) -> bool:

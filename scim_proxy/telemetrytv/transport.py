@@ -4,10 +4,15 @@ The aiohttp transport is the default because it was measured: on a 2-core machin
 Starlette passthrough using httpx's own transport fell from about 900 to about 300
 requests/s as concurrency rose from 1 to 32, while the aiohttp transport held about
 2,300/s (see docs/performance.md). The httpx API stays the same either way.
+
+Neither transport keeps cookies: httpx's jar (:class:`CookielessClient`) and aiohttp's own
+jar beneath it (a ``DummyCookieJar``) both stay empty, so nothing one token's call was
+answered with rides along with another's (tests/e2e/test_upstream_cookies.py).
 """
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import aiohttp
@@ -34,12 +39,34 @@ def build_http_client(
     )
     chosen: httpx.AsyncBaseTransport
     if transport is TransportKind.aiohttp:
-        chosen = AiohttpTransport(limits=limits, verify=verify_tls, trust_env=False)
+        tls = httpx.create_ssl_context(verify=verify_tls, trust_env=False)
+        chosen = AiohttpTransport(
+            limits=limits,
+            verify=tls,
+            trust_env=False,
+            client=lambda: _cookieless_session(limits, tls),
+        )
     else:
         chosen = httpx.AsyncHTTPTransport(limits=limits, verify=verify_tls, trust_env=False)
     # trust_env is off so that no proxy variable in the environment can send upstream
     # calls anywhere but the configured base URL.
     return CookielessClient(transport=chosen, timeout=timeout, limits=limits, trust_env=False)
+
+
+def _cookieless_session(limits: httpx.Limits, tls: ssl.SSLContext) -> aiohttp.ClientSession:
+    """The aiohttp session under the transport: the pool the transport would build, and a
+    cookie jar that never stores anything.
+
+    aiohttp keeps a jar of its own beneath httpx's: a cookie TelemetryTV (or a load
+    balancer in front of it) set while serving one token would otherwise be sent with
+    every later call, whatever its token. Built on first use, inside the running loop.
+    """
+    connector = aiohttp.TCPConnector(
+        limit=limits.max_connections or 0,
+        keepalive_timeout=limits.keepalive_expiry,
+        ssl=tls,
+    )
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
 class _NoCookies(httpx.Cookies):

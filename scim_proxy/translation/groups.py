@@ -29,7 +29,7 @@ from .group_mapping import group_document, group_resource, member_ids
 from .group_patch import group_change
 from .memberships import MembershipWriter, bounded
 from .paging import scim_page
-from .users import upstream_errors
+from .users import MAX_LOOKUPS, upstream_errors
 
 GROUP_FILTER_ATTRIBUTES = {
     name.lower(): name for name in ("id", "displayName", "meta.created", "meta.lastModified")
@@ -146,8 +146,15 @@ class GroupProvisioning:
         return await scim_page(self.session.list_groups, query.start_index, query.count)
 
     async def _filtered(self, text: str) -> list[DirectoryGroup]:
-        parsed = parse_filter(Group, text, allowed=GROUP_FILTER_ATTRIBUTES)
+        parsed = parse_filter(
+            Group,
+            text,
+            allowed=GROUP_FILTER_ATTRIBUTES,
+            max_or_terms=self.settings.scim.max_filter_or_terms,
+        )
         lookups = equality_lookups(parsed.ast, GROUP_LOOKUP_KEYS, GROUP_SCHEMA)
+        if lookups is not None and len(lookups) > MAX_LOOKUPS:
+            lookups = None  # cheaper, and bounded, as one scan of the listing (as for users)
         candidates: dict[str, DirectoryGroup] = {}
         if lookups is None:
             for group in await self._all_groups():

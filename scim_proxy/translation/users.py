@@ -26,9 +26,9 @@ from ..ops.config import Deactivation, Settings
 from ..ops.context import note_quirk
 from ..scim.errors import ScimError, not_found
 from ..scim.filters import equality_lookups, parse_filter, same_string, user_name_eq
-from ..scim.models import IDP_POLICY, USER_SCHEMA, User
+from ..scim.models import USER_SCHEMA, User
 from ..scim.params import ListQuery, returns_attribute
-from ..scim.payloads import dump_resource
+from ..scim.payloads import apply_patch_in_slices, dump_resource
 from ..telemetrytv.client import TelemetryTVSession, TooLarge
 from ..telemetrytv.errors import NotFound, UpstreamError
 from .errors import scim_error_for
@@ -169,7 +169,12 @@ class UserProvisioning:
             hits = [found] if found is not None and same_string(user_name, found.email) else []
             start = query.start_index - 1
             return hits[start : start + query.count], len(hits)
-        parsed = parse_filter(User, query.filter, allowed=USER_FILTER_ATTRIBUTES)
+        parsed = parse_filter(
+            User,
+            query.filter,
+            allowed=USER_FILTER_ATTRIBUTES,
+            max_or_terms=self.settings.scim.max_filter_or_terms,
+        )
         lookups = equality_lookups(parsed.ast, USER_LOOKUP_KEYS, USER_SCHEMA)
         if lookups is not None and len(lookups) > MAX_LOOKUPS:
             lookups = None  # cheaper, and bounded, as one scan of the listing
@@ -319,7 +324,9 @@ class UserProvisioning:
             return await self._put_roles(current, _Updated(current), read_at, change)
         resource = self._resource(current)
         try:
-            patch.patch(resource, scim_policy=IDP_POLICY)
+            # Linear in the operations: each one's cost is bounded, since the values one
+            # request may write to a multi-valued attribute are (scim.max_attribute_values).
+            await apply_patch_in_slices(patch, resource)
         except SCIMException as exc:
             raise ScimError.from_scim_exception(exc, what="A PATCH operation's value") from exc
         except ValidationError as exc:

@@ -114,7 +114,7 @@ async def test_throttling_starts_at_the_limit_and_ends_with_the_window(
         # A missing token is throttled the same, and so is a token-less request.
         assert (await get(http, None, ATTACKER)).status_code == 429
 
-        # Probes and scrapes are never throttled.
+        # Probes are never throttled.
         assert (
             await http.get("http://proxy.test/healthz", headers={"X-Forwarded-For": ATTACKER})
         ).status_code == 200
@@ -129,6 +129,59 @@ async def test_throttling_starts_at_the_limit_and_ends_with_the_window(
         assert (await get(http, STRANGER, ATTACKER)).status_code == 401
     # Only the allowed token's request ever reached TelemetryTV.
     assert len(upstream_calls()) == 1
+
+
+async def scrape(http: httpx.AsyncClient, token: str | None, address: str) -> httpx.Response:
+    headers = {"X-Forwarded-For": address}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return await http.get("http://proxy.test/metrics", headers=headers)
+
+
+async def test_without_a_metrics_token_scrapes_are_neither_counted_nor_refused(
+    simulator: Starlette,
+) -> None:
+    app = app_for(simulator, throttling(proxy_settings(), allow=True))
+    async with scim(app) as http:
+        for _ in range(LIMIT):
+            assert (await get(http, STRANGER, ATTACKER)).status_code == 401
+        assert (await get(http, STRANGER, ATTACKER)).status_code == 429
+        # Nothing to guess: the address's scrapes are served, whatever they carry.
+        assert (await scrape(http, STRANGER, ATTACKER)).status_code == 200
+        assert (await scrape(http, None, ATTACKER)).status_code == 200
+
+
+async def test_wrong_metrics_tokens_count_against_the_same_throttle(
+    simulator: Starlette, upstream_calls: Calls
+) -> None:
+    clock = Clock()
+    settings = throttling(proxy_settings(), allow=True).replace("metrics", token="scrape-8d1f")
+    app = app_for(simulator, settings, clock)
+    before = refusals("metrics_token")
+    async with scim(app) as http:
+        assert (await scrape(http, "scrape-8d1f", NEIGHBOUR)).status_code == 200
+        with capture_logs() as events:
+            for guess in range(LIMIT - 1):
+                assert (await scrape(http, f"guess-{guess}", ATTACKER)).status_code == 401
+            assert (await scrape(http, None, ATTACKER)).status_code == 401
+        assert refusals("metrics_token") - before == LIMIT
+        assert [e["client"] for e in events if e["event"] == "auth_throttle_started"] == [ATTACKER]
+        # Throttled: more guesses are refused unseen, and so is the SCIM surface.
+        refused = await scrape(http, "guess-again", ATTACKER)
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == str(int(WINDOW))
+        assert "metrics.token" in refused.json()["detail"]
+        assert (await scrape(http, None, ATTACKER)).status_code == 429
+        assert (await get(http, STRANGER, ATTACKER)).status_code == 429
+        # The scraper itself, behind the same address, still gets its metrics.
+        assert (await scrape(http, "scrape-8d1f", ATTACKER)).status_code == 200
+        # SCIM failures count toward the scrapes' throttle too: one budget per address.
+        for _ in range(LIMIT):
+            assert (await get(http, STRANGER, NEIGHBOUR)).status_code == 401
+        assert (await scrape(http, "guess-9", NEIGHBOUR)).status_code == 429
+        clock.advance(WINDOW)
+        assert (await scrape(http, "guess-10", ATTACKER)).status_code == 401
+    assert upstream_calls() == []
 
 
 async def test_without_an_allowlist_telemetrytvs_401s_count_and_the_proven_token_passes(

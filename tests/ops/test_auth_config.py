@@ -107,3 +107,37 @@ def test_a_trusted_proxy_range_with_host_bits_is_refused_with_the_network_to_use
     with pytest.raises(ConfigError, match=r"auth\.trusted_proxies entry") as caught:
         load_settings(environ={"SCIM_PROXY_AUTH_TRUSTED_PROXIES": f"10.0.0.0/8,{entry}"})
     assert fix in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["", " ", ",", " , ,"])
+def test_an_allowlist_variable_set_to_no_digest_stops_start_up_naming_it(
+    tmp_path: Path, value: str
+) -> None:
+    # With digests in the file, an empty override would leave none in force: fail closed.
+    path = write(tmp_path, f'[auth]\nallowed_token_sha256 = ["{A}"]\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ={"SCIM_PROXY_AUTH_ALLOWED_TOKEN_SHA256": value})
+    message = str(caught.value)
+    assert message.startswith("SCIM_PROXY_AUTH_ALLOWED_TOKEN_SHA256 is set but holds no digest")
+    assert "unset SCIM_PROXY_AUTH_ALLOWED_TOKEN_SHA256" in message
+
+
+def test_blank_allowlist_entries_in_the_file_are_refused_but_an_empty_list_is_a_choice(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ConfigError, match=r"^auth\.allowed_token_sha256 is set but holds no"):
+        load_settings(write(tmp_path, '[auth]\nallowed_token_sha256 = [" "]\n'), environ={})
+    off = load_settings(write(tmp_path, "[auth]\nallowed_token_sha256 = []\n"), environ={})
+    assert off.auth.allowed_token_sha256 == ()
+
+
+def test_requiring_an_allowlist_refuses_to_start_without_one() -> None:
+    with pytest.raises(ConfigError, match=r"auth\.require_allowlist is on but"):
+        load_settings(environ={"SCIM_PROXY_AUTH_REQUIRE_ALLOWLIST": "true"})
+    required = load_settings(
+        environ={
+            "SCIM_PROXY_AUTH_REQUIRE_ALLOWLIST": "true",
+            "SCIM_PROXY_AUTH_ALLOWED_TOKEN_SHA256": A,
+        }
+    )
+    assert required.auth.allowed_token_sha256 == (A,)

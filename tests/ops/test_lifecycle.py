@@ -84,3 +84,30 @@ def test_console_colours_only_on_a_terminal_and_never_with_no_color() -> None:
     assert use_colour(_Stream(tty=False), {}) is False
     assert use_colour(_Stream(tty=True), {"NO_COLOR": "1"}) is False
     assert use_colour(_Stream(tty=True), {"NO_COLOR": ""}) is True
+
+
+def test_listening_beyond_loopback_without_a_public_base_url_warns_once() -> None:
+    # Locations would echo each request's Host header, e.g. Host: evil.example:666.
+    for host in ("0.0.0.0", "::", "10.1.2.3", "scim.internal"):  # noqa: S104
+        settings = load_settings(environ={"SCIM_PROXY_SERVER_HOST": host})
+        with capture_logs() as logs:
+            log_startup(settings, config_source(None, {}))
+        warnings = [e for e in logs if e["event"] == "public_base_url_unset"]
+        assert len(warnings) == 1, host
+        [warning] = warnings
+        assert warning["log_level"] == "warning"
+        assert "server.public_base_url" in warning["detail"]
+        assert warning["listen"] == f"{host}:8080"
+    quiet = [
+        {"SCIM_PROXY_SERVER_HOST": "127.0.0.1"},
+        {"SCIM_PROXY_SERVER_HOST": "::1"},
+        {"SCIM_PROXY_SERVER_HOST": "localhost"},
+        {
+            "SCIM_PROXY_SERVER_HOST": "0.0.0.0",  # noqa: S104
+            "SCIM_PROXY_SERVER_PUBLIC_BASE_URL": "https://scim.example.com/scim/v2",
+        },
+    ]
+    for environ in quiet:
+        with capture_logs() as logs:
+            log_startup(load_settings(environ=environ), config_source(None, environ))
+        assert [e["event"] for e in logs] == ["startup"], environ

@@ -16,6 +16,9 @@ TelemetryTV.
 - With an allowlist, any other token is a 401 here.
 - Every 401 (no or malformed ``Authorization``, not allowed, refused by TelemetryTV) counts
   toward the client address's throttling.
+- ``/metrics`` passes the guard too, without an in-flight slot (a scrape makes no upstream
+  call): a throttled address gets 429 there as well, and a wrong scrape token (the route's
+  401) counts toward the same throttling, so ``metrics.token`` cannot be guessed freely.
 
 The client address is ``scope["client"]``: taken from ``X-Forwarded-For`` when the peer is
 one of ``auth.trusted_proxies`` and it holds an IP address, else the peer's own
@@ -24,6 +27,7 @@ one of ``auth.trusted_proxies`` and it holds an IP address, else the peer's own
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable
 
@@ -38,6 +42,7 @@ from ...scim.errors import ScimError
 from ..allowlist import TokenAllowlist, token_sha256
 from ..auth import token_from_header, token_not_allowed
 from ..routes import health
+from ..state import proxy_state_of
 from ..throttle import BUSY, FailureThrottle, ProvenTokens, client_key
 
 log = structlog.get_logger("scim_proxy.auth")
@@ -45,9 +50,12 @@ log = structlog.get_logger("scim_proxy.auth")
 DEFAULT_PATIENCE = 10.0
 """Seconds a request waits for an in-flight slot when it has no time budget."""
 
-UNGUARDED = frozenset(route.path for route in health.routes)
-"""``/healthz``, ``/readyz``, ``/metrics``: no TelemetryTV token (probes, scrapes). Every
-other path is guarded, so no spelling of a SCIM path can slip past the allowlist."""
+METRICS_PATH = "/metrics"
+
+UNGUARDED = frozenset(route.path for route in health.routes if route.path != METRICS_PATH)
+"""``/healthz``, ``/readyz``: no token of any kind (probes). Every other path is guarded,
+so no spelling of a SCIM path can slip past the allowlist; ``/metrics`` is guarded by the
+throttle only (its scrape token is not a TelemetryTV token)."""
 
 
 def _authorization(scope: Scope) -> str | None:
@@ -80,6 +88,18 @@ def throttled(seconds: int) -> ScimError:
     )
 
 
+def scrape_throttled(seconds: int) -> ScimError:
+    """429 for a scrape of ``/metrics`` from a client address that keeps failing."""
+    return ScimError(
+        429,
+        "Too many requests with a missing or refused token came from this client address; "
+        f"retry after {seconds} seconds. If this is your metrics scraper, check that it "
+        "sends Authorization: Bearer <metrics.token>.",
+        headers={"Retry-After": str(seconds)},
+        reason="auth_throttled",
+    )
+
+
 def still_busy() -> ScimError:
     """503 for a request that waited its whole patience behind its address's others."""
     return ScimError(
@@ -99,7 +119,16 @@ class Admission:
     ``waiting`` set: :meth:`AuthGuard.wait_turn` must be awaited before going on.
     """
 
-    __slots__ = ("admitted", "allowlisted", "client", "header", "refusal", "token", "waiting")
+    __slots__ = (
+        "admitted",
+        "allowlisted",
+        "client",
+        "header",
+        "refusal",
+        "scrape",
+        "token",
+        "waiting",
+    )
 
     def __init__(self, header: str | None, token: str | None, client: str | None) -> None:
         self.header = header
@@ -108,6 +137,8 @@ class Admission:
         self.admitted = True
         """Whether the throttle gave it an in-flight slot (to be given back at settling)."""
         self.allowlisted = False
+        self.scrape = False
+        """A ``/metrics`` request: no slot taken, only a 401 to count."""
         self.waiting = False
         self.refusal: ScimError | None = None
 
@@ -143,6 +174,8 @@ class AuthGuard:
 
     def admit(self, scope: Scope) -> Admission:
         """Let the request of ``scope`` in, refuse it, or tell it to wait its turn."""
+        if scope["path"] == METRICS_PATH:
+            return self._scrape(scope)
         header = _authorization(scope)
         token = _token(header)
         if self.allowlist.enabled and token is not None:
@@ -156,6 +189,32 @@ class AuthGuard:
             admission = Admission(header, token, client_key(_host(scope)))
             return self._throttled(admission, digest_known=True)
         return self._throttled(Admission(header, token, client_key(_host(scope))), False)
+
+    def _scrape(self, scope: Scope) -> Admission:
+        """A ``/metrics`` request: with ``metrics.token`` set, refused while its address is
+        throttled unless it carries the token; let through otherwise.
+
+        Without a token there is nothing to guess, and nothing is refused or counted. The
+        route checks the token; its 401 is counted when the request settles. Like an
+        allowed SCIM token, the right scrape token passes a throttled address (a scraper
+        behind the same NAT as a guesser).
+        """
+        header = _authorization(scope)
+        admission = Admission(header, None, client_key(_host(scope)))
+        admission.scrape = True
+        admission.admitted = False
+        token = proxy_state_of(scope).settings.metrics.token
+        if not token or self.throttle is None:
+            return admission
+        if header is not None and hmac.compare_digest(
+            header.encode("latin-1"), f"Bearer {token}".encode()
+        ):
+            return admission
+        wait = self.throttle.retry_after(admission.client or "")
+        if wait > 0:
+            AUTH_REFUSALS.labels("throttled").inc()
+            admission.refusal = scrape_throttled(wait)
+        return admission
 
     def _throttled(self, admission: Admission, digest_known: bool) -> Admission:
         throttle = self.throttle
@@ -199,6 +258,10 @@ class AuthGuard:
 
     def settle(self, admission: Admission, scope: Scope, status: int) -> None:
         """The admitted request was answered ``status`` (0: nothing was answered)."""
+        if admission.scrape:
+            if status == 401:
+                self._failed(admission.client or "", "metrics_token", None, admitted=False)
+            return
         token = admission.token
         if admission.allowlisted:
             if status == 401:

@@ -7,10 +7,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...ops.context import note_operation
+from ...scim.limits import check_patch, check_resource
 from ...scim.messages import list_response
 from ...scim.models import GROUP_READ_ONLY, Group
 from ...scim.params import response_parameters
-from ...scim.payloads import read_patch, read_resource
+from ...scim.payloads import read_patch_in_slices, read_resource
 from ...translation.groups import GroupProvisioning, GroupView, wants_members
 from ..body import read_json_object
 from ..responses import no_content, scim_response
@@ -55,7 +56,9 @@ async def list_groups(request: Request) -> Response:
 async def create_group(request: Request) -> Response:
     """POST /Groups: create a group (with its members, if any); 201."""
     groups = _groups(request, "create")
-    resource = read_resource(Group, await read_json_object(request), replacing=False)
+    body = await read_json_object(request)
+    check_resource(Group, body, proxy_state(request).limits)
+    resource = read_resource(Group, body, replacing=False)
     created = await groups.create(resource)
     return _group_response(request, groups, created, Context.RESOURCE_CREATION_RESPONSE, 201)
 
@@ -71,7 +74,9 @@ async def get_group(request: Request) -> Response:
 async def replace_group(request: Request) -> Response:
     """PUT /Groups/{id}: Okta AIW apps send the name and the whole member list."""
     groups = _groups(request, "replace")
-    resource = read_resource(Group, await read_json_object(request), replacing=True)
+    body = await read_json_object(request)
+    check_resource(Group, body, proxy_state(request).limits)
+    resource = read_resource(Group, body, replacing=True)
     group = await groups.replace(request.path_params["group_id"], resource)
     _names_changed(request)
     return _group_response(request, groups, group, Context.RESOURCE_REPLACEMENT_RESPONSE)
@@ -80,7 +85,9 @@ async def replace_group(request: Request) -> Response:
 async def patch_group(request: Request) -> Response:
     """PATCH /Groups/{id}: 204, or 200 with the group when attributes are asked for."""
     groups = _groups(request, "patch")
-    patch = read_patch(Group, await read_json_object(request), read_only=GROUP_READ_ONLY)
+    body = await read_json_object(request)
+    check_patch(Group, body, proxy_state(request).limits)
+    patch = await read_patch_in_slices(Group, body, read_only=GROUP_READ_ONLY)
     group_id = request.path_params["group_id"]
     await groups.patch(group_id, patch)
     _names_changed(request)

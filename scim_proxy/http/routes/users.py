@@ -10,10 +10,15 @@ from starlette.responses import Response
 
 from ...directory import DirectoryUser
 from ...ops.context import note_operation, note_quirk
+from ...scim.limits import check_patch, check_resource
 from ...scim.messages import list_response
 from ...scim.models import USER_READ_ONLY, User
 from ...scim.params import response_parameters
-from ...scim.payloads import read_patch, read_resource, read_user_creation
+from ...scim.payloads import (
+    read_patch_in_slices,
+    read_resource,
+    read_user_creation,
+)
 from ...scim.role_operations import echoed_group_ids, split_role_operations, without_roles
 from ...translation.roles import UserRoles
 from ...translation.users import UserProvisioning
@@ -43,8 +48,10 @@ def _users(request: Request, operation: str) -> UserProvisioning:
 
 
 async def _body(request: Request, users: UserProvisioning) -> dict[str, Any]:
-    """The request body; with roles off, ``roles`` is dropped like any unknown attribute."""
+    """The request body (within the request limits); with roles off, ``roles`` is dropped
+    like any unknown attribute."""
     body = await read_json_object(request)
+    check_resource(User, body, proxy_state(request).limits)
     if users.roles is None:
         trimmed = without_roles(body)
         if trimmed != body:
@@ -108,11 +115,17 @@ async def replace_user(request: Request) -> Response:
 async def patch_user(request: Request) -> Response:
     """PATCH /Users/{id}: Okta's OIN apps and Entra update this way; 200 with the user."""
     users = _users(request, "patch")
-    body, role_body = split_role_operations(await read_json_object(request))
+    whole = await read_json_object(request)
+    check_patch(User, whole, proxy_state(request).limits)
+    body, role_body = split_role_operations(whole)
     if role_body is not None and users.roles is None:
         note_quirk("roles_disabled_ignored")
-    patch = read_patch(User, body, read_only=USER_READ_ONLY)
-    role_patch = read_patch(User, role_body) if role_body and users.roles is not None else None
+    patch = await read_patch_in_slices(User, body, read_only=USER_READ_ONLY)
+    role_patch = (
+        await read_patch_in_slices(User, role_body)
+        if role_body and users.roles is not None
+        else None
+    )
     user = await users.patch(request.path_params["user_id"], patch, role_patch)
     return await _user_response(request, users, user, Context.RESOURCE_PATCH_RESPONSE)
 

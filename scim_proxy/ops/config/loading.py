@@ -106,9 +106,29 @@ def _section(name: str, section_type: Any, raw: dict[str, Any], environ: Mapping
         env_name = f"{ENV_PREFIX}{name}_{key}".upper()
         if env_name in environ:
             values[key] = _coerce(f"{env_name}", hints[key], environ[env_name], from_env=True)
+            source, given = env_name, True
         elif key in raw:
             values[key] = _coerce(f"{name}.{key}", hints[key], raw[key], from_env=False)
+            # An empty list written in the file is a choice; blank entries are not.
+            source, given = f"{name}.{key}", raw[key] != []
+        else:
+            continue
+        if given and not values[key] and (name, key) in _FAIL_CLOSED:
+            raise ConfigError(_FAIL_CLOSED[name, key].format(source=source))
     return section_type(**values)
+
+
+_FAIL_CLOSED = {
+    ("auth", "allowed_token_sha256"): (
+        "{source} is set but holds no digest, which would let every token through: list "
+        "the digests of the tokens this deployment serves (`scim-proxy token-sha256 < "
+        "token-file`; comma-separated in a variable), or unset {source} to run without an "
+        "allowlist"
+    ),
+}
+"""List settings whose emptiness turns a defence off: set, they must hold an entry. An
+empty override (``SCIM_PROXY_AUTH_ALLOWED_TOKEN_SHA256=""``, a template that expanded to
+nothing) would otherwise quietly replace the configured digests with none."""
 
 
 def _coerce(setting: str, kind: Any, value: Any, *, from_env: bool) -> Any:

@@ -72,6 +72,15 @@ class ServerSettings:
     """Time a client has to send its request body; slower ones get 408."""
     keep_alive_seconds: float = 5.0
     """Idle time before a kept-alive client connection is closed."""
+    max_connections: int = 1000
+    """Client connections one process holds open; past it, a new one is answered 503 and
+    closed unread."""
+    max_header_bytes: int = 16_384
+    """Largest header block of a request; a larger one is answered 431 and its connection
+    closed, unbuffered."""
+    header_timeout_seconds: float = 5.0
+    """Time a request's header block may take to arrive, from its first byte (or the
+    connection's opening); a slower one is answered 408 and its connection closed."""
     shutdown_grace_seconds: float = 20.0
     """On SIGTERM, time in-flight requests get to finish before the process exits."""
 
@@ -112,6 +121,17 @@ class ScimSettings:
     """The largest SCIM ``count`` served: the one setting for it."""
     filter_scan_limit: int = 2000
     """How many users a filter with no keyed lookup may be evaluated over."""
+    max_filter_or_terms: int = 100
+    """Terms one filter may join with ``or``: each keyed term can cost an upstream lookup.
+    Okta and Entra send none (docs/reliability.md, "Limits")."""
+    max_patch_operations: int = 1000
+    """Operations one PATCH may hold (Okta sends one per member removed from a group)."""
+    max_attribute_values: int = 100
+    """Values one request may write to one multi-valued attribute of a user (``emails``,
+    ``roles``), summed over a PATCH's operations."""
+    max_members_per_write: int = 1000
+    """Members one group write may name (a POST's or PUT's list; a PATCH's added, removed
+    and replaced members): each new member costs upstream calls."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +211,10 @@ class AuthSettings:
     """Hex SHA-256 digests of the TelemetryTV tokens this deployment serves. Empty: every
     well-formed token is forwarded (TelemetryTV decides). Set: any other token gets a 401
     with no upstream call."""
+    require_allowlist: bool = False
+    """Refuse to start without ``allowed_token_sha256``: on wherever the proxy is reachable
+    from the internet (the Kubernetes manifests set it), so a missing or empty secret
+    stops the rollout instead of forwarding every stranger's token."""
     failure_limit: int = 20
     """401s a client address may collect within ``failure_window_seconds`` before it is
     answered 429 until the window passes. 0 turns throttling off."""

@@ -64,6 +64,7 @@ def validate(settings: Settings) -> None:
         ("request_budget_seconds", 1, MAX_REQUEST_BUDGET_SECONDS),
         ("body_timeout_seconds", 0.1, 600),
         ("keep_alive_seconds", 0.1, 600),
+        ("header_timeout_seconds", 0.5, 600),
         ("shutdown_grace_seconds", 0, 600),
     ):
         value = getattr(server, name)
@@ -72,6 +73,14 @@ def validate(settings: Settings) -> None:
     if not 1024 <= server.max_body_bytes <= 100 * 1_048_576:
         raise ConfigError(
             f"server.max_body_bytes = {server.max_body_bytes} is not valid: use 1024 to 104857600"
+        )
+    if not 1 <= server.max_connections <= 1_000_000:
+        raise ConfigError(
+            f"server.max_connections = {server.max_connections} is not valid: use 1 to 1000000"
+        )
+    if not 1024 <= server.max_header_bytes <= 1_048_576:
+        raise ConfigError(
+            f"server.max_header_bytes = {server.max_header_bytes} is not valid: use 1024 to 1048576"
         )
     if not 1 <= upstream.max_concurrent_calls <= 10_000:
         raise ConfigError(
@@ -114,6 +123,15 @@ def validate(settings: Settings) -> None:
         raise ConfigError(
             f"scim.filter_scan_limit = {scim.filter_scan_limit} is not valid: use 0 to 1000000"
         )
+    for name, high in (
+        ("max_filter_or_terms", 1000),
+        ("max_patch_operations", 100_000),
+        ("max_attribute_values", 100_000),
+        ("max_members_per_write", 100_000),
+    ):
+        value = getattr(scim, name)
+        if not 1 <= value <= high:
+            raise ConfigError(f"scim.{name} = {value} is not valid: use 1 to {high}")
     groups = settings.groups
     if not 1 <= groups.member_concurrency <= 100:
         raise ConfigError(
@@ -152,6 +170,12 @@ def _validate_auth(auth: AuthSettings) -> None:
                 'hex characters `scim-proxy token-sha256` (or `printf %s "$TOKEN" | '
                 "sha256sum`, without its trailing ' -') prints for each token"
             )
+    if auth.require_allowlist and not auth.allowed_token_sha256:
+        raise ConfigError(
+            "auth.require_allowlist is on but auth.allowed_token_sha256 lists no digest: set "
+            "the digests of the tokens this deployment serves (`scim-proxy token-sha256 < "
+            "token-file`), or turn auth.require_allowlist off to forward every token"
+        )
     if not 0 <= auth.failure_limit <= 100_000:
         raise ConfigError(
             f"auth.failure_limit = {auth.failure_limit} is not valid: use 1 to 100000, or 0 to "
