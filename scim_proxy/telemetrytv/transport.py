@@ -1,14 +1,16 @@
-"""The pooled HTTP client the adapter sends through.
+"""The pooled HTTP transport the adapter sends through.
 
 The aiohttp transport is the default because it was measured: on a 2-core machine a
 Starlette passthrough using httpx's own transport fell from about 900 to about 300
 requests/s as concurrency rose from 1 to 32, while the aiohttp transport held about
-2,300/s (see docs/performance.md). The httpx API stays the same either way.
+2,300/s (see docs/performance.md). Either is an httpx transport: the adapter hands it
+``httpx.Request`` objects (exchange.py), and tests put a ``MockTransport`` in its place.
+
+No cookies are kept by the adapter: it sends through the transport itself, with no
+``AsyncClient`` and so no httpx cookie jar; every call carries the token it acts with.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import aiohttp
 import httpx
@@ -16,7 +18,25 @@ from httpx_aiohttp import AiohttpTransport
 
 from ..ops.config.sections import TransportKind
 
-__all__ = ["CookielessClient", "TransportKind", "build_http_client", "provably_unsent"]
+__all__ = ["TransportKind", "build_http_client", "build_transport", "provably_unsent"]
+
+
+def build_transport(
+    *,
+    transport: TransportKind = TransportKind.aiohttp,
+    pool_size: int = 100,
+    verify_tls: bool = True,
+) -> httpx.AsyncBaseTransport:
+    """An HTTP transport with one connection pool for the whole process."""
+    limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
+    chosen: httpx.AsyncBaseTransport
+    if transport is TransportKind.aiohttp:
+        chosen = AiohttpTransport(limits=limits, verify=verify_tls, trust_env=False)
+    else:
+        chosen = httpx.AsyncHTTPTransport(limits=limits, verify=verify_tls, trust_env=False)
+    # trust_env is off so that no proxy variable in the environment can send upstream
+    # calls anywhere but the configured base URL.
+    return chosen
 
 
 def build_http_client(
@@ -27,49 +47,16 @@ def build_http_client(
     read_timeout: float = 20.0,
     verify_tls: bool = True,
 ) -> httpx.AsyncClient:
-    """An async HTTP client with one connection pool for the whole process."""
-    limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
+    """A client over a transport of :func:`build_transport`, for ``scim-proxy check``.
+
+    The probe's client, with httpx's own layers: it acts with one token for one run, so
+    its cookie jar carries nothing from one token to another.
+    """
     timeout = httpx.Timeout(
         connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
     )
-    chosen: httpx.AsyncBaseTransport
-    if transport is TransportKind.aiohttp:
-        chosen = AiohttpTransport(limits=limits, verify=verify_tls, trust_env=False)
-    else:
-        chosen = httpx.AsyncHTTPTransport(limits=limits, verify=verify_tls, trust_env=False)
-    # trust_env is off so that no proxy variable in the environment can send upstream
-    # calls anywhere but the configured base URL.
-    return CookielessClient(transport=chosen, timeout=timeout, limits=limits, trust_env=False)
-
-
-class _NoCookies(httpx.Cookies):
-    """A cookie jar that stays empty: nothing is extracted from responses."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        """Ignore the response's ``Set-Cookie`` headers."""
-
-
-class CookielessClient(httpx.AsyncClient):
-    """An ``httpx.AsyncClient`` that never stores or sends cookies.
-
-    Every upstream call carries the API token; TelemetryTV needs no cookies, and a
-    session cookie kept from one inbound request's call must never ride along with
-    another's. httpx would otherwise parse each response through ``http.cookiejar``
-    (measured at about 3 % of a proxy worker's CPU under load, docs/performance.md).
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._jar = _NoCookies()
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        """This client's jar, which responses never fill."""
-        return self._jar
-
-    @cookies.setter
-    def cookies(self, cookies: object) -> None:
-        """Cookies given to the client are not kept."""
+    chosen = build_transport(transport=transport, pool_size=pool_size, verify_tls=verify_tls)
+    return httpx.AsyncClient(transport=chosen, timeout=timeout, trust_env=False)
 
 
 def provably_unsent(exc: httpx.HTTPError) -> bool:

@@ -219,7 +219,7 @@ async def test_a_lower_cased_id_route_logs_its_template_and_passes_the_id(
 async def test_the_roles_routes_are_absent_when_roles_are_off(simulator: Starlette) -> None:
     app = create_app(
         proxy_settings().replace("roles", enabled=False),
-        http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator)),
+        upstream_transport=httpx.ASGITransport(app=simulator),
     )
     assert not any(route.path.startswith("/scim/v2/Roles") for route in app_routes(roles=False))
     async with httpx.AsyncClient(
@@ -231,8 +231,18 @@ async def test_the_roles_routes_are_absent_when_roles_are_off(simulator: Starlet
         assert (await http.get("/Users?count=1")).status_code == 200
 
 
+class ClosingTransport(httpx.MockTransport):
+    """An upstream transport that notes being closed."""
+
+    closed = False
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
 async def test_the_lifespan_runs_through_the_app() -> None:
-    app = create_app(proxy_settings())
+    upstream = ClosingTransport(lambda request: httpx.Response(200))
+    app = create_app(proxy_settings(), upstream_transport=upstream)
     received = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
     sent: list[str] = []
 
@@ -244,4 +254,4 @@ async def test_the_lifespan_runs_through_the_app() -> None:
 
     await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
-    assert app.state.proxy.upstream.http.is_closed
+    assert upstream.closed

@@ -58,8 +58,7 @@ async def test_an_answer_that_could_not_be_sent_settles_the_guard_as_unanswered(
     # The middleware stack told the guard a status only once the response was sent in
     # full: a 401 never delivered is no failure of its address, a 200 proves no token.
     settings = proxy_settings().replace("auth", failure_limit=2)
-    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
-    app = create_app(settings, http_client=upstream)
+    app = create_app(settings, upstream_transport=httpx.ASGITransport(app=simulator))
     door = app.middleware_stack
     assert isinstance(door, FrontDoor)
     with capture_logs() as logs:

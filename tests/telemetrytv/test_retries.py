@@ -37,6 +37,7 @@ from scim_proxy.telemetrytv import (
     UpstreamError,
     UpstreamTimeout,
 )
+from scim_proxy.telemetrytv.auth import authorization_header
 from scim_proxy.telemetrytv.breaker import CircuitBreaker
 from scim_proxy.telemetrytv.retries import RetryingAttempts
 from scim_proxy.telemetrytv.transport import provably_unsent
@@ -76,7 +77,7 @@ class Api:
 async def api() -> AsyncIterator[Api]:
     with respx.mock(base_url=BASE, assert_all_called=False) as router:
         tv = TelemetryTV(
-            httpx.AsyncClient(),
+            httpx.AsyncHTTPTransport(),
             base_url=BASE,
             attempts=RetryingAttempts(attempts=ATTEMPTS, initial_backoff=0.001, max_backoff=0.01),
             breaker=CircuitBreaker(failures=100),
@@ -520,7 +521,7 @@ async def test_a_lost_reply_create_never_claims_an_old_or_built_in_group(api: Ap
 async def test_waiting_for_an_upstream_slot_counts_against_the_budget() -> None:
     with respx.mock(base_url=BASE, assert_all_called=False) as router:
         router.get(f"/users/{USER_ID}").respond(200, json=USER)
-        tv = TelemetryTV(httpx.AsyncClient(), base_url=BASE, max_concurrent_calls=1)
+        tv = TelemetryTV(httpx.AsyncHTTPTransport(), base_url=BASE, max_concurrent_calls=1)
         await tv.gate.acquire()  # the only slot is taken and never given back
         error, _ = await failing_request(lambda: tv.session(TOKEN).get_user(USER_ID), budget=0.05)
         assert isinstance(error, UpstreamTimeout)
@@ -531,9 +532,9 @@ async def test_waiting_for_an_upstream_slot_counts_against_the_budget() -> None:
 
 async def test_a_basic_credential_echoed_upstream_is_redacted() -> None:
     with respx.mock(base_url=BASE) as router:
-        tv = TelemetryTV(httpx.AsyncClient(), base_url=BASE, auth_scheme=AuthScheme.basic)
+        tv = TelemetryTV(httpx.AsyncHTTPTransport(), base_url=BASE, auth_scheme=AuthScheme.basic)
         session = tv.session(TOKEN)
-        echo = session._headers["Authorization"]
+        echo = authorization_header(AuthScheme.basic, TOKEN)
         router.get(f"/users/{USER_ID}").respond(400, json={"error": f"bad header {echo}"})
         error, _ = await failing_request(lambda: session.get_user(USER_ID))
         assert echo.partition(" ")[2] not in error.message
