@@ -68,7 +68,8 @@ async def exchange(transport: httpx.AsyncBaseTransport, request: httpx.Request) 
     try:
         stream = response.stream
         if "content-encoding" in response.headers or not isinstance(stream, httpx.AsyncByteStream):
-            # A compressed body: aread decodes it.
+            # A compressed body, which aread decodes (or a stream no async transport
+            # gives, which aread refuses as httpx does).
             body = await response.aread()
         else:
             # The faster path for the usual answer, sent as it is: its chunks joined
