@@ -94,6 +94,12 @@ Sleep = Callable[[float], Awaitable[None]]
 """How a wait between attempts is waited out (``asyncio.sleep``; a fake in tests)."""
 
 
+async def _asyncio_sleep(seconds: float) -> None:
+    # Looked up on each wait, not bound once: a test that patches asyncio.sleep still
+    # sees every wait.
+    await asyncio.sleep(seconds)
+
+
 class RetryingAttempts:
     """The :class:`~scim_proxy.telemetrytv.client.AttemptPolicy` used in production.
 
@@ -108,7 +114,7 @@ class RetryingAttempts:
         attempts: int = 4,
         initial_backoff: float = 0.2,
         max_backoff: float = 5.0,
-        sleep: Sleep = asyncio.sleep,
+        sleep: Sleep = _asyncio_sleep,
     ) -> None:
         self.attempts = attempts
         self.sleep = sleep

@@ -305,6 +305,31 @@ async def test_a_grown_wait_that_would_pass_the_deadline_is_not_waited() -> None
     assert 8.0 <= waits[0] <= 16.0 <= waits[1] <= 24.0
 
 
+async def test_by_default_each_wait_is_asyncio_sleep_as_it_is_when_waited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Tests of the whole app observe the waits by patching asyncio.sleep: the default
+    # must look it up on each wait, not keep the function it found at import.
+    asked: list[float] = []
+
+    async def sleep(seconds: float, result: object = None) -> object:
+        asked.append(seconds)
+        return result
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    with respx.mock(base_url=BASE) as router:
+        router.get(f"/users/{USER_ID}").mock(side_effect=[httpx.Response(503), user_response()])
+        tv = TelemetryTV(
+            httpx.AsyncHTTPTransport(),
+            base_url=BASE,
+            attempts=RetryingAttempts(attempts=2, initial_backoff=1.0, max_backoff=100.0),
+        )
+        await in_request(lambda: tv.session(TOKEN).get_user(USER_ID))
+        await tv.aclose()
+    assert len(asked) == 1
+    assert 1.0 <= asked[0] <= 2.0
+
+
 # -- a write that must not be repeated once sent -------------------------------------
 
 
