@@ -31,8 +31,22 @@ TOKEN = "bench-token"
 UPSTREAM = "http://telemetrytv.bench"
 
 
+class Body(httpx.AsyncByteStream):
+    """A replayed body, streamed as a network transport streams it (read by the caller)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __aiter__(self) -> Any:
+        yield self.body
+
+
 class Replay(httpx.AsyncBaseTransport):
-    """Sends each distinct request to the simulator once, then replays its answer."""
+    """Sends each distinct request to the simulator once, then replays its answer.
+
+    The answer comes as a stream, as from aiohttp's transport, so that each app's reading
+    of the body is in its figures.
+    """
 
     def __init__(self, simulator: Any) -> None:
         self.inner = httpx.ASGITransport(app=simulator)
@@ -49,7 +63,7 @@ class Replay(httpx.AsyncBaseTransport):
             hit = (response.status_code, list(response.headers.raw), body)
             self.cache[key] = hit
         status, headers, body = hit
-        return httpx.Response(status, headers=headers, content=body)
+        return httpx.Response(status, headers=headers, stream=Body(body), request=request)
 
 
 async def call(app: Any, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
@@ -107,7 +121,6 @@ def build(users: int) -> tuple[Any, Any]:
     from scim_proxy.ops.config import Settings
     from scim_proxy.ops.logging import configure_logging
     from scim_proxy.simulator import SimulatorSettings, create_simulator_app
-    from scim_proxy.telemetrytv.transport import CookielessClient
 
     # The request events are written as in production, then discarded.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (open for the life of the run)
@@ -117,9 +130,7 @@ def build(users: int) -> tuple[Any, Any]:
     forwarder.UPSTREAM = UPSTREAM
     forwarder.http = httpx.AsyncClient(transport=replay)
     settings = Settings().replace("upstream", base_url=UPSTREAM)
-    # The proxy's own client class (no cookie jar), as build_http_client makes it.
-    client = CookielessClient(transport=replay, trust_env=False)
-    proxy = create_app(settings, http_client=client)
+    proxy = create_app(settings, upstream_transport=replay)
     return proxy, forwarder.app
 
 

@@ -138,9 +138,7 @@ async def _loop(operations: int, repeat: int) -> None:
     configure_logging(LoggingSettings(level="error"))
     simulator = create_simulator_app(SimulatorSettings(token=TOKEN, users=1))
     settings = Settings().replace("upstream", base_url="http://telemetrytv.bench")
-    app = create_app(
-        settings, http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
-    )
+    app = create_app(settings, upstream_transport=httpx.ASGITransport(app=simulator))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://proxy.bench/scim/v2",

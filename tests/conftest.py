@@ -96,8 +96,7 @@ def settings() -> Settings:
 @pytest.fixture
 def proxy(settings: Settings, simulator: Starlette) -> ProxyApp:
     """The proxy app, its upstream calls going to the simulator in-process."""
-    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
-    return create_app(settings, http_client=upstream)
+    return create_app(settings, upstream_transport=httpx.ASGITransport(app=simulator))
 
 
 @pytest.fixture

@@ -112,7 +112,7 @@ def proxy_in_front_of(upstream: Starlette | httpx.MockTransport) -> ProxyApp:
     transport = (
         upstream if isinstance(upstream, httpx.MockTransport) else httpx.ASGITransport(app=upstream)
     )
-    return create_app(proxy_settings(), http_client=httpx.AsyncClient(transport=transport))
+    return create_app(proxy_settings(), upstream_transport=transport)
 
 
 def assert_no_secret_in(text: str) -> None:
@@ -392,12 +392,12 @@ async def test_refused_and_throttled_tokens_and_their_digests_appear_nowhere(
     stranger = f"{TOKEN_PREFIX}-stranger-5d0c"
     digests = [token_sha256(CANARY_TOKEN), token_sha256(stranger)]
     simulator = canary_simulator()
-    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
+    upstream = httpx.ASGITransport(app=simulator)
     for allow in (True, False):
         settings = proxy_settings().replace(
             "auth", allowed_token_sha256=(digests[0],) if allow else (), failure_limit=3
         )
-        app = create_app(settings, http_client=upstream)
+        app = create_app(settings, upstream_transport=upstream)
         async with proxy_client(app, capture) as http:
             # Without an allowlist, this proves the IdP's token before the guessing starts.
             assert (await http.get("/Users", params={"count": 1})).status_code == 200

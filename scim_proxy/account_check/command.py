@@ -149,7 +149,7 @@ class _Run:
 
         settings = _write_settings(self.settings)
         budget = settings.server.request_budget_seconds
-        recording = self.log.client(self.http)
+        recording = self.log.transport(self.http)
         ledger = Ledger()
         session = build_upstream(settings, recording).session(self.token)
         steps = WriteCheck(

@@ -13,7 +13,7 @@ from ..ops.config import Settings
 from ..telemetrytv.breaker import CircuitBreaker
 from ..telemetrytv.client import AttemptPolicy, TelemetryTV
 from ..telemetrytv.retries import RetryingAttempts
-from ..telemetrytv.transport import build_http_client
+from ..telemetrytv.transport import build_transport
 from ..translation.coordination import Coordinator
 from .pipeline import ProxyApp
 from .routes import discovery, groups, health, roles, unsupported, users
@@ -23,20 +23,18 @@ from .state import SCIM_PREFIX, ProxyState
 
 def build_upstream(
     settings: Settings,
-    http_client: httpx.AsyncClient | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
     attempts: AttemptPolicy | None = None,
 ) -> TelemetryTV:
-    """The TelemetryTV adapter for these settings (``http_client`` replaces the pool in tests)."""
+    """The TelemetryTV adapter for these settings (``transport`` replaces the pool in tests)."""
     upstream = settings.upstream
-    client = http_client or build_http_client(
+    transport = transport or build_transport(
         transport=upstream.transport,
         pool_size=upstream.pool_size,
-        connect_timeout=upstream.connect_timeout,
-        read_timeout=upstream.read_timeout,
         verify_tls=not upstream.insecure_skip_tls_verify,
     )
     return TelemetryTV(
-        client,
+        transport,
         base_url=upstream.base_url,
         auth_scheme=upstream.auth_scheme,
         attempts=attempts
@@ -49,6 +47,7 @@ def build_upstream(
             failures=upstream.breaker_failures, cooldown=upstream.breaker_cooldown_seconds
         ),
         max_concurrent_calls=upstream.max_concurrent_calls,
+        connect_timeout=upstream.connect_timeout,
         read_timeout=upstream.read_timeout,
     )
 
@@ -56,19 +55,19 @@ def build_upstream(
 def create_app(
     settings: Settings | None = None,
     *,
-    http_client: httpx.AsyncClient | None = None,
+    upstream_transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> ProxyApp:
     """The scim-proxy ASGI app.
 
-    ``http_client`` lets tests send upstream calls somewhere else (the simulator
+    ``upstream_transport`` lets tests send upstream calls somewhere else (the simulator
     in-process, a respx mock) while every other part stays as in production; ``clock``
     is what failed-authentication throttling measures its windows with.
     """
     settings = settings or Settings()
     proxy = ProxyState(
         settings=settings,
-        upstream=build_upstream(settings, http_client),
+        upstream=build_upstream(settings, upstream_transport),
         coordinator=Coordinator(settings),
     )
     scim = [*users.routes, *groups.routes, *unsupported.routes, *discovery.routes]

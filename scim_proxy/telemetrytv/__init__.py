@@ -17,7 +17,7 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from .transport import TransportKind, build_http_client
+from .transport import TransportKind, build_http_client, build_transport
 
 __all__ = [
     "AttemptPolicy",
@@ -41,4 +41,5 @@ __all__ = [
     "UpstreamUnavailable",
     "authorization_header",
     "build_http_client",
+    "build_transport",
 ]

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import httpx
 import orjson
@@ -29,7 +30,7 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from .exchange import send
+from .exchange import Answer, build_request, exchange
 from .failures import FailureKind, failure_kind
 from .transport import provably_unsent
 from .wire import decode_json, error_from_response
@@ -78,14 +79,10 @@ class SessionCalls:
     def __init__(self, adapter: TelemetryTV, token: str, authorization: str) -> None:
         self._adapter = adapter
         self._token = token
-        self._headers = {
-            "Authorization": authorization,
-            "Accept": "application/json",
-            "Content-Type": "application/json",
-        }
-        # What httpx's build_request would merge on every call (the client's defaults,
-        # then these), merged once for the session; see _exchange.
-        self._request_headers = adapter.requests.session_headers(authorization)
+        self._authorization = authorization
+        # The adapter's headers and this session's token, laid out once for its calls.
+        self._request_headers = adapter.base_headers.copy()
+        self._request_headers["Authorization"] = authorization
 
     async def _delete(self, template: str, path: str) -> None:
         outcome = CallOutcome()
@@ -97,8 +94,8 @@ class SessionCalls:
                 raise
 
     @staticmethod
-    def _array(response: httpx.Response) -> list[Any]:
-        data = decode_json(response.content)
+    def _array(answer: Answer) -> list[Any]:
+        data = decode_json(answer.body)
         if not isinstance(data, list):
             raise BadResponse("TelemetryTV answered a listing with something other than an array")
         return data
@@ -114,13 +111,13 @@ class SessionCalls:
         idempotent: bool = True,
         retry: bool = True,
         outcome: CallOutcome | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
         adapter = self._adapter
         content = orjson.dumps(body) if body is not None else None
         outcome = outcome or CallOutcome()
         attempt_number = 0
 
-        async def attempt() -> httpx.Response:
+        async def attempt() -> Answer:
             nonlocal attempt_number
             attempt_number += 1
             stats = request_stats()
@@ -132,7 +129,7 @@ class SessionCalls:
             if attempt_number > 1:
                 stats.upstream_retries += 1
             try:
-                response = await self._exchange(
+                answer = await self._exchange(
                     method, path, template, params, content, remaining, attempt_number
                 )
             except UpstreamUnavailable as exc:
@@ -143,14 +140,14 @@ class SessionCalls:
                 if probing:
                     adapter.breaker.abandon()
                 raise
-            status = response.status_code
+            status = answer.status
             if status >= 500:
                 adapter.breaker.record_failure()
                 outcome.maybe_applied = True
             else:
                 adapter.breaker.record_success()
             if not 200 <= status < 300:
-                error = error_from_response(status, response.headers, response.content)
+                error = error_from_response(status, answer.headers, answer.body)
                 # Upstream text is passed on to admins; never let it carry a secret.
                 secrets = self._secrets(body)
                 for secret in secrets:
@@ -160,7 +157,7 @@ class SessionCalls:
                         name: _scrubbed(text, secrets) for name, text in error.fields.items()
                     }
                 raise error
-            return response
+            return answer
 
         if not retry:
             return await attempt()
@@ -168,7 +165,7 @@ class SessionCalls:
 
     def _secrets(self, body: Mapping[str, Any] | None) -> list[str]:
         """What upstream error text must never pass on: the token, and any password sent."""
-        authorization = self._headers["Authorization"]
+        authorization = self._authorization
         secrets = [s for s in (authorization, authorization.partition(" ")[2], self._token) if s]
         if body is not None and isinstance(body.get("password"), str) and body["password"]:
             secrets.append(body["password"])
@@ -199,7 +196,7 @@ class SessionCalls:
         content: bytes | None,
         remaining: float | None,
         attempt_number: int,
-    ) -> httpx.Response:
+    ) -> Answer:
         """One HTTP exchange, as an upstream error when no answer came back."""
         adapter = self._adapter
         started = time.perf_counter()
@@ -214,18 +211,11 @@ class SessionCalls:
                     if remaining is not None and remaining < adapter.read_timeout
                     else adapter.default_timeout
                 )
-                # Built and sent without AsyncClient's build_request and send layers,
-                # which re-parse the base URL, merge headers and cookies, and walk auth,
-                # redirects and hooks on every call (exchange.py).
+                url = adapter.base_url + path
+                if params:
+                    url += "?" + urlencode(params)
                 try:
-                    request = adapter.requests.build(
-                        method,
-                        path,
-                        self._request_headers,
-                        params=params,
-                        content=content,
-                        timeout=timeout,
-                    )
+                    request = build_request(method, url, self._request_headers, content, timeout)
                 except httpx.InvalidURL:
                     # Only a value from the client can make the URL invalid: a lookup by
                     # an email or a name past httpx's URL length limit. Nothing was sent.
@@ -233,11 +223,11 @@ class SessionCalls:
                         "a value in this request is too long to send to TelemetryTV "
                         "(it would make a URL of more than 65,536 characters)"
                     ) from None
-                response = await send(adapter.http, request)
+                answer = await exchange(adapter.transport, request)
             finally:
                 adapter.gate.release()
-            status = response.status_code
-            return response
+            status = answer.status
+            return answer
         except httpx.HTTPError as exc:
             # The aiohttp transport calls a refused connection a ConnectTimeout: the cause
             # chain names what it was.

@@ -1,6 +1,6 @@
 """The TelemetryTV adapter: every upstream call goes through here.
 
-One :class:`TelemetryTV` lives per process and owns the pooled HTTP client. Each inbound
+One :class:`TelemetryTV` lives per process and owns the pooled HTTP transport. Each inbound
 request opens a :class:`TelemetryTVSession` bound to the token that request carried; the
 token lives in that session's headers only, for the length of the request.
 
@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 import structlog
 
+from .. import __version__
 from ..directory import DirectoryGroup, DirectoryUser, NewUser, Page, UserChanges
 from .auth import AuthScheme, authorization_header
 from .breaker import CircuitBreaker
@@ -28,7 +29,6 @@ from .errors import (
     NotFound,
     UpstreamError,
 )
-from .exchange import RequestFactory
 from .wire import (
     decode_json,
     group_from_json,
@@ -78,38 +78,49 @@ class TooLarge(Exception):
 
 
 class TelemetryTV:
-    """The process-wide adapter: configuration, the pooled HTTP client, the breaker.
+    """The process-wide adapter: configuration, the pooled transport, the breaker.
 
-    ``max_concurrent_calls`` caps the upstream calls in flight across all requests of the
-    process, protecting TelemetryTV's rate limit from a burst of assignments.
+    ``transport`` carries every upstream call (``build_transport()`` in production; tests
+    hand in a ``MockTransport`` or an ``ASGITransport``); the adapter closes it in
+    :meth:`aclose`. ``max_concurrent_calls`` caps the upstream calls in flight across all
+    requests of the process, protecting TelemetryTV's rate limit from a burst of
+    assignments.
     """
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        transport: httpx.AsyncBaseTransport,
         *,
         base_url: str,
         auth_scheme: AuthScheme = AuthScheme.token,
         attempts: AttemptPolicy | None = None,
         breaker: CircuitBreaker | None = None,
         max_concurrent_calls: int = 64,
+        connect_timeout: float = 5.0,
         read_timeout: float = 20.0,
     ) -> None:
-        self.http = http
+        self.transport = transport
         self.base_url = base_url.rstrip("/")
         self.auth_scheme = auth_scheme
         self.attempts: AttemptPolicy = attempts or SingleAttempt()
         self.breaker = breaker or CircuitBreaker()
         self.gate = asyncio.Semaphore(max_concurrent_calls)
         self.read_timeout = read_timeout
-        merged = httpx.Headers(http.headers)
-        merged.update({"Accept": "application/json", "Content-Type": "application/json"})
-        self.base_headers: list[tuple[str, str]] = list(merged.multi_items())
-        """The headers every upstream request carries besides its ``Authorization``."""
-        self.requests = RequestFactory(self.base_url, self.base_headers)
-        """Builds each request against the base URL, parsed once."""
-        self.default_timeout: dict[str, float | None] = http.timeout.as_dict()
-        """The client's timeouts, as a request's ``timeout`` extension."""
+        self.base_headers = httpx.Headers(
+            {
+                "User-Agent": f"scim-proxy/{__version__}",
+                "Accept": "application/json",
+                "Accept-Encoding": "gzip, deflate",
+                "Content-Type": "application/json",
+                "Host": httpx.URL(self.base_url).netloc.decode("ascii"),
+            }
+        )
+        """The headers every upstream request carries besides its ``Authorization`` (and a
+        body's ``Content-Length``)."""
+        self.default_timeout: dict[str, float | None] = httpx.Timeout(
+            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
+        ).as_dict()
+        """Each phase's timeout, as a request's ``timeout`` extension."""
 
     def session(self, token: str) -> TelemetryTVSession:
         """A session acting with ``token`` for the length of one inbound request."""
@@ -117,7 +128,7 @@ class TelemetryTV:
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
-        await self.http.aclose()
+        await self.transport.aclose()
 
 
 class TelemetryTVSession(SessionCalls):
@@ -128,13 +139,13 @@ class TelemetryTVSession(SessionCalls):
     async def get_user(self, user_id: str) -> DirectoryUser:
         """The user with this id; :class:`NotFound` when there is none."""
         path = f"/users/{_segment(user_id, 'User')}"
-        response = await self._call("GET", "/users/{id}", path)
-        return user_from_body(response.content)
+        answer = await self._call("GET", "/users/{id}", path)
+        return user_from_body(answer.body)
 
     async def find_user_by_email(self, email: str) -> DirectoryUser | None:
         """The user holding this email address (case-insensitive), if any."""
-        response = await self._call("GET", "/users", "/users", params={"email": email})
-        found = users_from_body(response.content)
+        answer = await self._call("GET", "/users", "/users", params={"email": email})
+        found = users_from_body(answer.body)
         wanted = email.casefold()
         return next((u for u in found if u.email.casefold() == wanted), None)
 
@@ -145,9 +156,9 @@ class TelemetryTVSession(SessionCalls):
         params: dict[str, Any] = {"page": page, "per_page": per_page}
         if group_id is not None:
             params["user_group_id"] = _segment(group_id, "User group")
-        response = await self._call("GET", "/users", "/users", params=params)
-        items = users_from_body(response.content)
-        return Page(items=items, total=parse_total(response.headers))
+        answer = await self._call("GET", "/users", "/users", params=params)
+        items = users_from_body(answer.body)
+        return Page(items=items, total=parse_total(answer.headers))
 
     async def walk_users(
         self, per_page: int, *, group_id: str | None = None, limit: int | None = None
@@ -196,7 +207,7 @@ class TelemetryTVSession(SessionCalls):
         """
         outcome = CallOutcome()
         try:
-            response = await self._call(
+            answer = await self._call(
                 "POST", "/users", "/users", body=new_user_json(user), outcome=outcome
             )
         except Conflict:
@@ -211,7 +222,7 @@ class TelemetryTVSession(SessionCalls):
                 raise
             log.info("duplicate_create_recovered", resource="User")
             return found
-        return user_from_body(response.content)
+        return user_from_body(answer.body)
 
     async def update_user(
         self, user_id: str, changes: UserChanges, *, retry_after_send: bool = True
@@ -225,8 +236,8 @@ class TelemetryTVSession(SessionCalls):
         """
         path = f"/users/{_segment(user_id, 'User')}"
         body = user_changes_json(changes)
-        response = await self._call("PATCH", "/users/{id}", path, body=body, retry=retry_after_send)
-        return user_from_body(response.content)
+        answer = await self._call("PATCH", "/users/{id}", path, body=body, retry=retry_after_send)
+        return user_from_body(answer.body)
 
     async def delete_user(self, user_id: str) -> None:
         """Delete a user (a retry meeting 404 after a lost reply counts as done)."""
@@ -238,27 +249,27 @@ class TelemetryTVSession(SessionCalls):
     async def get_group(self, group_id: str) -> DirectoryGroup:
         """The group with this id; :class:`NotFound` when there is none."""
         path = f"/user-groups/{_segment(group_id, 'User group')}"
-        response = await self._call("GET", "/user-groups/{id}", path)
-        return group_from_json(decode_json(response.content))
+        answer = await self._call("GET", "/user-groups/{id}", path)
+        return group_from_json(decode_json(answer.body))
 
     async def find_group_by_name(self, name: str) -> DirectoryGroup | None:
         """The group with exactly this name, if any."""
-        response = await self._call("GET", "/user-groups", "/user-groups", params={"name": name})
-        found = [group_from_json(g) for g in self._array(response)]
+        answer = await self._call("GET", "/user-groups", "/user-groups", params={"name": name})
+        found = [group_from_json(g) for g in self._array(answer)]
         return next((g for g in found if g.name == name), None)
 
     async def list_groups(self, page: int, per_page: int) -> Page[DirectoryGroup]:
         """One page of groups, in TelemetryTV's stable order."""
         params = {"page": page, "per_page": per_page}
-        response = await self._call("GET", "/user-groups", "/user-groups", params=params)
-        items = [group_from_json(g) for g in self._array(response)]
-        return Page(items=items, total=parse_total(response.headers))
+        answer = await self._call("GET", "/user-groups", "/user-groups", params=params)
+        items = [group_from_json(g) for g in self._array(answer)]
+        return Page(items=items, total=parse_total(answer.headers))
 
     async def create_group(self, name: str) -> DirectoryGroup:
         """Create a group and return it as stored; duplicate-safe like :meth:`create_user`."""
         outcome = CallOutcome()
         try:
-            response = await self._call(
+            answer = await self._call(
                 "POST", "/user-groups", "/user-groups", body={"name": name}, outcome=outcome
             )
         except Conflict:
@@ -269,13 +280,13 @@ class TelemetryTVSession(SessionCalls):
                 raise
             log.info("duplicate_create_recovered", resource="Group")
             return found
-        return group_from_json(decode_json(response.content))
+        return group_from_json(decode_json(answer.body))
 
     async def rename_group(self, group_id: str, name: str) -> DirectoryGroup:
         """Rename a group and return it as stored."""
         path = f"/user-groups/{_segment(group_id, 'User group')}"
-        response = await self._call("PATCH", "/user-groups/{id}", path, body={"name": name})
-        return group_from_json(decode_json(response.content))
+        answer = await self._call("PATCH", "/user-groups/{id}", path, body={"name": name})
+        return group_from_json(decode_json(answer.body))
 
     async def delete_group(self, group_id: str) -> None:
         """Delete a group; TelemetryTV drops it from its members."""

@@ -11,7 +11,7 @@ wire, with these taken out:
 - other people's data: in a listing's answer, an object that does not carry the
   recorder's marker (the check's own names carry it) is kept as its ``id`` alone.
 
-Only public httpx API: the recording client's transport hands each request to the real
+Only public httpx API: the recording transport hands each request to the real
 client's ``send`` and answers with a copy of the response it read.
 """
 
@@ -117,16 +117,12 @@ class ExchangeLog:
             return [self.redact(item) for item in value]
         return value
 
-    def client(self, inner: httpx.AsyncClient) -> httpx.AsyncClient:
-        """A client sending every request through ``inner`` and recording it here.
+    def transport(self, inner: httpx.AsyncClient) -> httpx.AsyncBaseTransport:
+        """A transport sending every request through ``inner`` and recording it here.
 
-        Closing it closes ``inner``. It keeps no cookies (as ``inner`` does not).
+        Closing it closes ``inner``.
         """
-        from .transport import CookielessClient
-
-        return CookielessClient(
-            transport=_RecordingTransport(inner, self), timeout=inner.timeout, trust_env=False
-        )
+        return _RecordingTransport(inner, self)
 
     def record(
         self, request: httpx.Request, status: int | None, received: Any, started: float

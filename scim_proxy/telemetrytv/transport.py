@@ -1,19 +1,20 @@
-"""The pooled HTTP client the adapter sends through.
+"""The pooled HTTP transport the adapter sends through.
 
 The aiohttp transport is the default because it was measured: on a 2-core machine a
 Starlette passthrough using httpx's own transport fell from about 900 to about 300
 requests/s as concurrency rose from 1 to 32, while the aiohttp transport held about
-2,300/s (see docs/performance.md). The httpx API stays the same either way.
+2,300/s (see docs/performance.md). Either is an httpx transport: the adapter hands it
+``httpx.Request`` objects (exchange.py), and tests put a ``MockTransport`` in its place.
 
-Neither transport keeps cookies: httpx's jar (:class:`CookielessClient`) and aiohttp's own
-jar beneath it (a ``DummyCookieJar``) both stay empty, so nothing one token's call was
-answered with rides along with another's (tests/e2e/test_upstream_cookies.py).
+No cookies are kept: the adapter sends through the transport itself, with no
+``AsyncClient`` and so no httpx cookie jar, and aiohttp's own jar beneath the transport is
+a ``DummyCookieJar``, so nothing one token's call was answered with rides along with
+another's (tests/e2e/test_upstream_cookies.py).
 """
 
 from __future__ import annotations
 
 import ssl
-from typing import Any
 
 import aiohttp
 import httpx
@@ -21,22 +22,17 @@ from httpx_aiohttp import AiohttpTransport
 
 from ..ops.config.sections import TransportKind
 
-__all__ = ["CookielessClient", "TransportKind", "build_http_client", "provably_unsent"]
+__all__ = ["TransportKind", "build_http_client", "build_transport", "provably_unsent"]
 
 
-def build_http_client(
+def build_transport(
     *,
     transport: TransportKind = TransportKind.aiohttp,
     pool_size: int = 100,
-    connect_timeout: float = 5.0,
-    read_timeout: float = 20.0,
     verify_tls: bool = True,
-) -> httpx.AsyncClient:
-    """An async HTTP client with one connection pool for the whole process."""
+) -> httpx.AsyncBaseTransport:
+    """An HTTP transport with one connection pool for the whole process."""
     limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
-    timeout = httpx.Timeout(
-        connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
-    )
     chosen: httpx.AsyncBaseTransport
     if transport is TransportKind.aiohttp:
         tls = httpx.create_ssl_context(verify=verify_tls, trust_env=False)
@@ -50,7 +46,7 @@ def build_http_client(
         chosen = httpx.AsyncHTTPTransport(limits=limits, verify=verify_tls, trust_env=False)
     # trust_env is off so that no proxy variable in the environment can send upstream
     # calls anywhere but the configured base URL.
-    return CookielessClient(transport=chosen, timeout=timeout, limits=limits, trust_env=False)
+    return chosen
 
 
 def _cookieless_session(limits: httpx.Limits, tls: ssl.SSLContext) -> aiohttp.ClientSession:
@@ -69,34 +65,24 @@ def _cookieless_session(limits: httpx.Limits, tls: ssl.SSLContext) -> aiohttp.Cl
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
-class _NoCookies(httpx.Cookies):
-    """A cookie jar that stays empty: nothing is extracted from responses."""
+def build_http_client(
+    *,
+    transport: TransportKind = TransportKind.aiohttp,
+    pool_size: int = 100,
+    connect_timeout: float = 5.0,
+    read_timeout: float = 20.0,
+    verify_tls: bool = True,
+) -> httpx.AsyncClient:
+    """A client over a transport of :func:`build_transport`, for ``scim-proxy check``.
 
-    def extract_cookies(self, response: httpx.Response) -> None:
-        """Ignore the response's ``Set-Cookie`` headers."""
-
-
-class CookielessClient(httpx.AsyncClient):
-    """An ``httpx.AsyncClient`` that never stores or sends cookies.
-
-    Every upstream call carries the API token; TelemetryTV needs no cookies, and a
-    session cookie kept from one inbound request's call must never ride along with
-    another's. httpx would otherwise parse each response through ``http.cookiejar``
-    (measured at about 3 % of a proxy worker's CPU under load, docs/performance.md).
+    The probe's client, with httpx's own layers: it acts with one token for one run, so
+    its cookie jar carries nothing from one token to another.
     """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._jar = _NoCookies()
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        """This client's jar, which responses never fill."""
-        return self._jar
-
-    @cookies.setter
-    def cookies(self, cookies: object) -> None:
-        """Cookies given to the client are not kept."""
+    timeout = httpx.Timeout(
+        connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
+    )
+    chosen = build_transport(transport=transport, pool_size=pool_size, verify_tls=verify_tls)
+    return httpx.AsyncClient(transport=chosen, timeout=timeout, trust_env=False)
 
 
 def provably_unsent(exc: httpx.HTTPError) -> bool:

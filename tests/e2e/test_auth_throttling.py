@@ -67,8 +67,8 @@ def throttling(settings: Settings, *, allow: bool, **auth: object) -> Settings:
 
 
 def app_for(simulator: Starlette, settings: Settings, clock: Clock | None = None) -> ProxyApp:
-    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=over_the_network(simulator)))
-    return create_app(settings, http_client=upstream, clock=clock or Clock())
+    upstream = httpx.ASGITransport(app=over_the_network(simulator))
+    return create_app(settings, upstream_transport=upstream, clock=clock or Clock())
 
 
 def scim(app: ASGIApp) -> httpx.AsyncClient:
@@ -265,8 +265,8 @@ async def test_a_request_waiting_past_its_patience_gets_503_not_429(simulator: S
     settings = throttling(proxy_settings(), allow=False, failure_limit=1).replace(
         "server", request_budget_seconds=1
     )
-    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=held))
-    app = create_app(settings, http_client=upstream, clock=Clock())
+    upstream = httpx.ASGITransport(app=held)
+    app = create_app(settings, upstream_transport=upstream, clock=Clock())
     async with scim(app) as http:
         both = [asyncio.ensure_future(get(http, TOKEN, ATTACKER)) for _ in range(2)]
         # (The timeout only keeps a broken build from hanging the suite.)

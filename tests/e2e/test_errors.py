@@ -136,17 +136,17 @@ async def test_an_unexpected_failure_is_a_bare_500(
     assert response.headers["x-request-id"]
 
 
-def _failing_upstream(exc: Exception) -> httpx.AsyncClient:
+def _failing_upstream(exc: Exception) -> httpx.MockTransport:
     def handler(request: httpx.Request) -> httpx.Response:
         raise exc
 
-    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return httpx.MockTransport(handler)
 
 
 @pytest.fixture
 async def unreachable(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A proxy whose TelemetryTV cannot be reached."""
-    app = create_app(settings, http_client=_failing_upstream(httpx.ConnectError("refused")))
+    app = create_app(settings, upstream_transport=_failing_upstream(httpx.ConnectError("refused")))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url=BASE,
@@ -172,14 +172,10 @@ async def test_upstream_failures_map_to_scim_errors(
 ) -> None:
     # A 12 s Retry-After does not fit a 5 s budget: the 429 goes back to the client.
     settings = proxy_settings().replace("server", request_budget_seconds=5)
-    upstream = httpx.AsyncClient(
-        transport=httpx.MockTransport(
-            lambda request: httpx.Response(
-                upstream_status, headers=headers, text="<html>down</html>"
-            )
-        )
+    upstream = httpx.MockTransport(
+        lambda request: httpx.Response(upstream_status, headers=headers, text="<html>down</html>")
     )
-    app = create_app(settings, http_client=upstream)
+    app = create_app(settings, upstream_transport=upstream)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url=BASE,

@@ -73,8 +73,7 @@ def app_watched_by(ticker: Ticker, simulator: Starlette, **server: Any) -> Starl
     settings = proxy_settings()
     if server:
         settings = settings.replace("server", **server)
-    client = httpx.AsyncClient(transport=httpx.MockTransport(upstream))
-    return create_app(settings, http_client=client)
+    return create_app(settings, upstream_transport=httpx.MockTransport(upstream))
 
 
 def client_of(app: Starlette) -> httpx.AsyncClient:

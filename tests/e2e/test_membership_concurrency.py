@@ -69,8 +69,8 @@ async def two_proxies(simulator: Starlette) -> AsyncIterator[list[httpx.AsyncCli
     """Two proxy apps (two replicas: separate locks) in front of one simulator."""
     clients = []
     for _ in range(2):
-        upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
-        clients.append(_client(create_app(racing_settings(), http_client=upstream)))
+        upstream = httpx.ASGITransport(app=simulator)
+        clients.append(_client(create_app(racing_settings(), upstream_transport=upstream)))
     yield clients
     for client in clients:
         await client.aclose()
@@ -98,9 +98,7 @@ async def test_the_workload_loses_updates_when_written_naively(
     simulator: Starlette, store: SimulatorStore, world: tuple[list[str], list[str]]
 ) -> None:
     user_ids, group_ids = world
-    upstream = TelemetryTV(
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator)), base_url=UPSTREAM
-    )
+    upstream = TelemetryTV(httpx.ASGITransport(app=simulator), base_url=UPSTREAM)
     session = upstream.session(TOKEN)
 
     async def naive_add(user_id: str, group_id: str) -> None:

@@ -169,9 +169,7 @@ async def two_replicas(
 ) -> AsyncIterator[list[httpx.AsyncClient]]:
     """Two proxy apps (separate in-process locks) sharing the simulator and the Redis."""
     apps = [
-        create_app(
-            settings, http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
-        )
+        create_app(settings, upstream_transport=httpx.ASGITransport(app=simulator))
         for _ in range(2)
     ]
     clients = [_client(app) for app in apps]

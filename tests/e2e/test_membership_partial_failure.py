@@ -49,7 +49,7 @@ async def client(flaky: FlakyTransport) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a proxy whose upstream fails the writes of some users."""
     # A breaker that never opens, so the replay is not refused while it cools down.
     settings = proxy_settings().replace("upstream", breaker_failures=1000)
-    app = create_app(settings, http_client=httpx.AsyncClient(transport=flaky))
+    app = create_app(settings, upstream_transport=flaky)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url=BASE,

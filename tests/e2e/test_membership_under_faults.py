@@ -46,7 +46,7 @@ def faulty(simulator: Starlette) -> Faulty:
 async def client(faulty: Faulty) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a proxy whose user reads can be made to fail."""
     settings = proxy_settings().replace("upstream", breaker_failures=1000)
-    app = create_app(settings, http_client=httpx.AsyncClient(transport=faulty))
+    app = create_app(settings, upstream_transport=faulty)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url=BASE,

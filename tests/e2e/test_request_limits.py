@@ -187,9 +187,7 @@ async def test_the_limits_are_settings(simulator: Starlette, upstream_calls: Cal
     tight = proxy_settings().replace(
         "scim", max_patch_operations=2, max_attribute_values=1, max_members_per_write=1
     )
-    app = create_app(
-        tight, http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
-    )
+    app = create_app(tight, upstream_transport=httpx.ASGITransport(app=simulator))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url=BASE,

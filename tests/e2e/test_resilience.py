@@ -39,8 +39,8 @@ class Upstream:
         self.calls.append(request)
         return await self.answer(request)
 
-    def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.MockTransport(self.handle))
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
 
 
 def forwarding_to(simulator: Starlette) -> Handler:
@@ -88,7 +88,7 @@ async def down() -> AsyncIterator[tuple[httpx.AsyncClient, Upstream, Settings]]:
 
     upstream = Upstream(refuse)
     settings = proxy_settings().replace("upstream", breaker_failures=2)
-    app = create_app(settings, http_client=upstream.client())
+    app = create_app(settings, upstream_transport=upstream.transport())
     async with scim_client(app) as http:
         yield http, upstream, settings
 
@@ -125,7 +125,7 @@ async def test_a_retry_after_beyond_the_budget_goes_back_to_the_client_after_one
 
     upstream = Upstream(throttle)
     settings = proxy_settings().replace("server", request_budget_seconds=5)
-    app = create_app(settings, http_client=upstream.client())
+    app = create_app(settings, upstream_transport=upstream.transport())
     async with scim_client(app) as http:
         response = await http.get("/Users/abc")
     assert_scim_error(response, 429)
@@ -143,7 +143,7 @@ async def test_a_503_then_200_upstream_is_invisible_to_the_client(simulator: Sta
     upstream = Upstream(flaky)
     # Roles off: the count below is the users listing's attempts alone (no groups' names).
     settings = proxy_settings().replace("roles", enabled=False)
-    app = create_app(settings, http_client=upstream.client())
+    app = create_app(settings, upstream_transport=upstream.transport())
     with capture_logs() as logs:
         async with scim_client(app) as http:
             response = await http.get("/Users", params={"count": 2})
@@ -176,7 +176,7 @@ async def test_a_body_over_the_limit_is_413_without_an_upstream_call(
 ) -> None:
     upstream = Upstream(forwarding_to(simulator))
     settings = proxy_settings().replace("server", max_body_bytes=2048)
-    app = create_app(settings, http_client=upstream.client())
+    app = create_app(settings, upstream_transport=upstream.transport())
     body = b'{"userName": "' + b"a" * 4096 + b'@example.com"}'
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -194,7 +194,7 @@ async def test_a_body_that_stops_arriving_is_408_without_an_upstream_call(
 ) -> None:
     upstream = Upstream(forwarding_to(simulator))
     settings = proxy_settings().replace("server", body_timeout_seconds=0.1)
-    app = create_app(settings, http_client=upstream.client())
+    app = create_app(settings, upstream_transport=upstream.transport())
     released = asyncio.Event()
 
     async def stalls() -> AsyncIterator[bytes]:
@@ -227,7 +227,7 @@ async def test_request_headers_never_change_where_upstream_calls_go(
     simulator: Starlette, headers: dict[str, str]
 ) -> None:
     upstream = Upstream(forwarding_to(simulator))
-    app = create_app(proxy_settings(), http_client=upstream.client())
+    app = create_app(proxy_settings(), upstream_transport=upstream.transport())
     async with scim_client(app, **headers) as http:
         listed = await http.get("/Users", params={"count": 1})
         assert listed.status_code == 200, listed.text

@@ -44,8 +44,8 @@ async def two_replicas(simulator: Starlette) -> AsyncIterator[list[httpx.AsyncCl
     """Two proxy apps (separate locks and name listings) in front of one simulator."""
     clients = []
     for _ in range(2):
-        upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
-        app = create_app(racing_settings(), http_client=upstream)
+        upstream = httpx.ASGITransport(app=simulator)
+        app = create_app(racing_settings(), upstream_transport=upstream)
         clients.append(
             httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app),

@@ -72,7 +72,7 @@ def upstream(simulator: Starlette) -> FailingUpstream:
 @pytest.fixture
 async def client(settings: Settings, upstream: FailingUpstream) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a proxy whose upstream fails what the test says."""
-    app = create_app(settings, http_client=httpx.AsyncClient(transport=upstream))
+    app = create_app(settings, upstream_transport=upstream)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url=BASE,

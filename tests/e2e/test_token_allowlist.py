@@ -44,8 +44,7 @@ def client(app: Starlette, token: str | None, **headers: str) -> httpx.AsyncClie
 
 @pytest.fixture
 def allowlisted(simulator: Starlette) -> Starlette:
-    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
-    return create_app(allowing(TOKEN), http_client=upstream)
+    return create_app(allowing(TOKEN), upstream_transport=httpx.ASGITransport(app=simulator))
 
 
 async def test_an_allowed_token_works(
@@ -95,9 +94,7 @@ async def test_the_allowlist_matches_digests_in_any_case(simulator: Starlette) -
     settings = proxy_settings().replace(
         "auth", allowed_token_sha256=("0" * 64, token_sha256(TOKEN).upper())
     )
-    app = create_app(
-        settings, http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
-    )
+    app = create_app(settings, upstream_transport=httpx.ASGITransport(app=simulator))
     async with client(app, TOKEN) as http:
         assert (await http.get("/Users", params={"count": 1})).status_code == 200
 
@@ -125,9 +122,7 @@ async def test_upstream_401s_never_open_the_breaker(
 ) -> None:
     settings = proxy_settings().replace("auth", failure_limit=0)
     settings = settings.replace("upstream", breaker_failures=2)
-    app = create_app(
-        settings, http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
-    )
+    app = create_app(settings, upstream_transport=httpx.ASGITransport(app=simulator))
     async with client(app, STRANGER) as http:
         for _ in range(10):
             assert (await http.get("/Users", params={"count": 1})).status_code == 401

@@ -361,10 +361,9 @@ async def run_requests(
 async def test_generated_hostile_requests(simulator: Starlette, store: SimulatorStore) -> None:
     """10k+ hostile requests: no 5xx, SCIM JSON bodies, upstream calls only to the contract."""
     recorder = RecordingTransport(httpx.ASGITransport(app=simulator))
-    upstream = httpx.AsyncClient(transport=recorder)
     # Membership writes settle for milliseconds, not tens of them: a few hundred happen.
     settings = proxy_settings().replace("groups", settle_seconds=0.004, max_read_age_seconds=0.002)
-    proxy = create_app(settings, http_client=upstream)
+    proxy = create_app(settings, upstream_transport=recorder)
     users_before = store.user_count
     groups_before = store.list_groups()[1]
     pools = seeded_pools(store)
@@ -373,7 +372,7 @@ async def test_generated_hostile_requests(simulator: Starlette, store: Simulator
     started = time.perf_counter()
     run = await run_requests(proxy, HostileRequests(SEED, TOKEN, pools), pools, REQUESTS)
     elapsed = time.perf_counter() - started
-    await upstream.aclose()
+    await recorder.aclose()
 
     # Every upstream call, as the proxy sent it and as the simulator received it.
     failures = list(run.failures)

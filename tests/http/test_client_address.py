@@ -37,8 +37,7 @@ def guarded(simulator: Starlette, **auth: Any) -> ProxyApp:
         **auth,
     }
     settings = proxy_settings().replace("auth", **values)
-    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
-    return create_app(settings, http_client=upstream)
+    return create_app(settings, upstream_transport=httpx.ASGITransport(app=simulator))
 
 
 def client_of(app: ProxyApp) -> httpx.AsyncClient:

@@ -62,8 +62,7 @@ async def test_an_answer_that_could_not_be_sent_settles_the_guard_as_unanswered(
     # A 401 the client never got is no failure of its address; a 200 never delivered
     # proves no token.
     settings = proxy_settings().replace("auth", failure_limit=2)
-    upstream = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
-    app = create_app(settings, http_client=upstream)
+    app = create_app(settings, upstream_transport=httpx.ASGITransport(app=simulator))
     with capture_logs() as logs:
         for _ in range(3):
             await serve(app, scope_of(None), failing)
@@ -102,8 +101,18 @@ async def test_an_exception_before_the_answer_is_a_bare_500_with_one_request_eve
     assert [e["event"] for e in logs] == ["unhandled_error", "request"]
 
 
+class ClosingTransport(httpx.MockTransport):
+    """An upstream transport that notes being closed."""
+
+    closed = False
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
 async def test_the_lifespan_closes_the_upstream_pool_at_shutdown() -> None:
-    app = create_app(proxy_settings())
+    upstream = ClosingTransport(lambda request: httpx.Response(200))
+    app = create_app(proxy_settings(), upstream_transport=upstream)
     received = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
     sent: list[str] = []
 
@@ -115,13 +124,14 @@ async def test_the_lifespan_closes_the_upstream_pool_at_shutdown() -> None:
 
     await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
-    assert app.state.proxy.upstream.http.is_closed
+    assert upstream.closed
 
 
 async def test_a_failed_close_at_shutdown_is_logged_and_reported_to_the_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app = create_app(proxy_settings())
+    upstream = ClosingTransport(lambda request: httpx.Response(200))
+    app = create_app(proxy_settings(), upstream_transport=upstream)
 
     async def refuse() -> None:
         raise OSError("cannot close")
@@ -141,7 +151,7 @@ async def test_a_failed_close_at_shutdown_is_logged_and_reported_to_the_server(
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
     assert "cannot close" in sent[1]["message"]
     assert [e["event"] for e in logs] == ["shutdown_failed"]
-    assert app.state.proxy.upstream.http.is_closed
+    assert upstream.closed
 
 
 async def test_a_websocket_is_refused() -> None:

@@ -151,7 +151,7 @@ async def test_a_path_served_with_other_methods_is_a_scim_405_listing_them(
 async def test_the_roles_routes_are_absent_when_roles_are_off(simulator: Starlette) -> None:
     app = create_app(
         proxy_settings().replace("roles", enabled=False),
-        http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator)),
+        upstream_transport=httpx.ASGITransport(app=simulator),
     )
     assert not any(route.path.startswith("/scim/v2/Roles") for route in app.routes.routes)
     async with httpx.AsyncClient(

@@ -286,6 +286,13 @@ def test_upstream_base_url_must_be_a_plain_http_url(url: str) -> None:
     assert "https://api.telemetrytv.com" in message
 
 
+@pytest.mark.parametrize("url", ["https://user:s3cret@api.test", "https://s3cret@api.test/v1"])
+def test_upstream_base_url_must_not_carry_credentials(url: str) -> None:
+    message = config_error("upstream.base_url", {"SCIM_PROXY_UPSTREAM_BASE_URL": url})
+    assert "credentials" in message
+    assert "s3cret" not in message
+
+
 def test_public_base_url_must_be_an_http_url() -> None:
     message = config_error(
         "server.public_base_url", {"SCIM_PROXY_SERVER_PUBLIC_BASE_URL": "scim.test"}

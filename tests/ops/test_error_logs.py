@@ -74,9 +74,7 @@ def _proxy_over_telemetrytv_saying_the_email_is_taken(include_values: bool) -> h
         .replace("upstream", base_url=UPSTREAM)
         .replace("logging", include_values=include_values)
     )
-    app = create_app(
-        settings, http_client=httpx.AsyncClient(transport=httpx.MockTransport(telemetrytv))
-    )
+    app = create_app(settings, upstream_transport=httpx.MockTransport(telemetrytv))
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url=BASE,

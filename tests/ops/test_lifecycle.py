@@ -27,7 +27,7 @@ def test_credentials_in_a_url_are_dropped_before_logging() -> None:
 
 def test_the_startup_event_names_the_settings_in_force_and_no_secret() -> None:
     environ = {
-        "SCIM_PROXY_UPSTREAM_BASE_URL": "https://alice:hunter2@tv.example.com",
+        "SCIM_PROXY_UPSTREAM_BASE_URL": "https://tv.example.com",
         "SCIM_PROXY_METRICS_TOKEN": "scrape-s3cret",
         "SCIM_PROXY_LOGGING_FINGERPRINT_KEY": "fp-s3cret",
         "SCIM_PROXY_USERS_DEACTIVATION": "delete",

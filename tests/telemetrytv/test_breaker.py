@@ -231,7 +231,7 @@ async def router() -> AsyncIterator[respx.MockRouter]:
 
 def adapter_session(clock: Clock, *, attempts: int = 1) -> tuple[TelemetryTV, TelemetryTVSession]:
     tv = TelemetryTV(
-        httpx.AsyncClient(),
+        httpx.AsyncHTTPTransport(),
         base_url=BASE,
         attempts=RetryingAttempts(attempts=attempts, initial_backoff=0.001, max_backoff=0.01),
         breaker=breaker(clock),

@@ -19,7 +19,7 @@ from scim_proxy.telemetrytv import AuthScheme, ConnectionFailed, UpstreamTimeout
 from scim_proxy.telemetrytv.client import TelemetryTV
 from scim_proxy.telemetrytv.failures import FailureKind, failure_kind
 from scim_proxy.telemetrytv.probe import run_probe
-from scim_proxy.telemetrytv.transport import build_http_client
+from scim_proxy.telemetrytv.transport import build_http_client, build_transport
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("transport", list(TransportKind))]
 
@@ -90,8 +90,12 @@ async def test_the_proxy_tells_a_refusal_from_a_timeout(
     urls = _urls(servers)
     expected = {FailureKind.refused: ConnectionFailed, FailureKind.timeout: UpstreamTimeout}
     for kind, error in expected.items():
-        http = build_http_client(transport=transport, connect_timeout=2.0, read_timeout=0.5)
-        upstream = TelemetryTV(http, base_url=urls[kind], read_timeout=0.5)
+        upstream = TelemetryTV(
+            build_transport(transport=transport),
+            base_url=urls[kind],
+            connect_timeout=2.0,
+            read_timeout=0.5,
+        )
         try:
             with pytest.raises(error) as raised:
                 await upstream.session("a-token").get_user("u1")

@@ -35,7 +35,7 @@ def _answer(request: httpx.Request) -> httpx.Response:
 
 async def _client(log: ExchangeLog) -> httpx.AsyncClient:
     inner = httpx.AsyncClient(transport=httpx.MockTransport(_answer))
-    return log.client(inner)
+    return httpx.AsyncClient(transport=log.transport(inner))
 
 
 async def test_headers_are_never_kept_and_password_fields_are_redacted() -> None:

@@ -37,6 +37,7 @@ from scim_proxy.telemetrytv import (
     UpstreamError,
     UpstreamTimeout,
 )
+from scim_proxy.telemetrytv.auth import authorization_header
 from scim_proxy.telemetrytv.breaker import CircuitBreaker
 from scim_proxy.telemetrytv.retries import RetryingAttempts
 from scim_proxy.telemetrytv.transport import provably_unsent
@@ -76,7 +77,7 @@ class Api:
 async def api() -> AsyncIterator[Api]:
     with respx.mock(base_url=BASE, assert_all_called=False) as router:
         tv = TelemetryTV(
-            httpx.AsyncClient(),
+            httpx.AsyncHTTPTransport(),
             base_url=BASE,
             attempts=RetryingAttempts(attempts=ATTEMPTS, initial_backoff=0.001, max_backoff=0.01),
             breaker=CircuitBreaker(failures=100),
@@ -220,6 +221,113 @@ async def test_retries_are_counted_on_the_request(api: Api) -> None:
     )
     _, stats = await in_request(lambda: api.session.get_user(USER_ID))
     assert (stats.upstream_calls, stats.upstream_retries) == (3, 2)
+
+
+# -- how long each wait is -------------------------------------------------------------
+
+
+class FakeSleep:
+    """Stands in for ``asyncio.sleep`` between attempts: notes each wait, waits none."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+async def waits_of(
+    answers: list[Any],
+    *,
+    attempts: int = 4,
+    initial: float = 1.0,
+    maximum: float = 100.0,
+    budget: float | None = None,
+) -> tuple[list[float], BaseException | None, int]:
+    """The waits between the attempts of one GET meeting ``answers``; its error, calls."""
+    sleep = FakeSleep()
+    with respx.mock(base_url=BASE) as router:
+        route = router.get(f"/users/{USER_ID}").mock(side_effect=answers)
+        tv = TelemetryTV(
+            httpx.AsyncHTTPTransport(),
+            base_url=BASE,
+            attempts=RetryingAttempts(
+                attempts=attempts, initial_backoff=initial, max_backoff=maximum, sleep=sleep
+            ),
+            breaker=CircuitBreaker(failures=100),
+        )
+        try:
+            await in_request(lambda: tv.session(TOKEN).get_user(USER_ID), budget=budget)
+            error = None
+        except UpstreamError as exc:
+            error = exc
+        await tv.aclose()
+    return sleep.waits, error, route.call_count
+
+
+async def test_each_wait_is_longer_than_the_one_before() -> None:
+    # With a 1 s initial backoff: 1-2 s, then 2-3 s, then 4-5 s (the jitter adds up to 1 s).
+    waits, error, calls = await waits_of([httpx.Response(503)] * 4)
+    assert isinstance(error, ServerError)
+    assert calls == 4
+    assert len(waits) == 3
+    assert 1.0 <= waits[0] <= 2.0 <= waits[1] <= 3.0 < 4.0 <= waits[2] <= 5.0
+
+
+async def test_waits_stop_growing_at_the_maximum() -> None:
+    waits, _, calls = await waits_of([httpx.Response(502)] * 6, attempts=6, maximum=2.5)
+    assert calls == 6
+    assert 1.0 <= waits[0] <= 2.0 <= waits[1] <= 2.5
+    assert waits[2:] == [2.5, 2.5, 2.5]
+
+
+async def test_a_retry_after_in_between_is_waited_and_the_backoff_goes_on_growing() -> None:
+    answers = [
+        httpx.Response(503),
+        httpx.Response(429, headers={"Retry-After": "7"}),
+        httpx.Response(503),
+        user_response(),
+    ]
+    waits, error, calls = await waits_of(answers)
+    assert error is None
+    assert calls == 4
+    assert 1.0 <= waits[0] <= 2.0
+    assert waits[1] == 7
+    assert 4.0 <= waits[2] <= 5.0
+
+
+async def test_a_grown_wait_that_would_pass_the_deadline_is_not_waited() -> None:
+    # Budget 30 s, backoff 8 s: 8-16 s and 16-24 s fit, the third wait (32-40 s) does not.
+    waits, error, calls = await waits_of([httpx.Response(503)] * 4, initial=8.0, budget=30)
+    assert isinstance(error, ServerError)
+    assert calls == 3
+    assert len(waits) == 2
+    assert 8.0 <= waits[0] <= 16.0 <= waits[1] <= 24.0
+
+
+async def test_by_default_each_wait_is_asyncio_sleep_as_it_is_when_waited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Tests of the whole app observe the waits by patching asyncio.sleep: the default
+    # must look it up on each wait, not keep the function it found at import.
+    asked: list[float] = []
+
+    async def sleep(seconds: float, result: object = None) -> object:
+        asked.append(seconds)
+        return result
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    with respx.mock(base_url=BASE) as router:
+        router.get(f"/users/{USER_ID}").mock(side_effect=[httpx.Response(503), user_response()])
+        tv = TelemetryTV(
+            httpx.AsyncHTTPTransport(),
+            base_url=BASE,
+            attempts=RetryingAttempts(attempts=2, initial_backoff=1.0, max_backoff=100.0),
+        )
+        await in_request(lambda: tv.session(TOKEN).get_user(USER_ID))
+        await tv.aclose()
+    assert len(asked) == 1
+    assert 1.0 <= asked[0] <= 2.0
 
 
 # -- a write that must not be repeated once sent -------------------------------------
@@ -520,7 +628,7 @@ async def test_a_lost_reply_create_never_claims_an_old_or_built_in_group(api: Ap
 async def test_waiting_for_an_upstream_slot_counts_against_the_budget() -> None:
     with respx.mock(base_url=BASE, assert_all_called=False) as router:
         router.get(f"/users/{USER_ID}").respond(200, json=USER)
-        tv = TelemetryTV(httpx.AsyncClient(), base_url=BASE, max_concurrent_calls=1)
+        tv = TelemetryTV(httpx.AsyncHTTPTransport(), base_url=BASE, max_concurrent_calls=1)
         await tv.gate.acquire()  # the only slot is taken and never given back
         error, _ = await failing_request(lambda: tv.session(TOKEN).get_user(USER_ID), budget=0.05)
         assert isinstance(error, UpstreamTimeout)
@@ -531,9 +639,9 @@ async def test_waiting_for_an_upstream_slot_counts_against_the_budget() -> None:
 
 async def test_a_basic_credential_echoed_upstream_is_redacted() -> None:
     with respx.mock(base_url=BASE) as router:
-        tv = TelemetryTV(httpx.AsyncClient(), base_url=BASE, auth_scheme=AuthScheme.basic)
+        tv = TelemetryTV(httpx.AsyncHTTPTransport(), base_url=BASE, auth_scheme=AuthScheme.basic)
         session = tv.session(TOKEN)
-        echo = session._headers["Authorization"]
+        echo = authorization_header(AuthScheme.basic, TOKEN)
         router.get(f"/users/{USER_ID}").respond(400, json={"error": f"bad header {echo}"})
         error, _ = await failing_request(lambda: session.get_user(USER_ID))
         assert echo.partition(" ")[2] not in error.message

@@ -56,9 +56,7 @@ async def test_each_of_several_consecutive_429s_is_waited_out_for_its_retry_afte
         return await inner.handle_async_request(request)
 
     settings = proxy_settings().replace("upstream", retry_attempts=4)
-    app = create_app(
-        settings, http_client=httpx.AsyncClient(transport=httpx.MockTransport(upstream))
-    )
+    app = create_app(settings, upstream_transport=httpx.MockTransport(upstream))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url=BASE,

@@ -59,8 +59,8 @@ async def writer(
         replica: int = 0, transport: httpx.AsyncBaseTransport | None = None
     ) -> MembershipWriter:
         coordinator = coordinators.setdefault(replica, Coordinator(settings))
-        http = httpx.AsyncClient(transport=transport or httpx.ASGITransport(app=simulator))
-        session = build_upstream(settings, http).session(TOKEN)
+        upstream = transport or httpx.ASGITransport(app=simulator)
+        session = build_upstream(settings, upstream).session(TOKEN)
         return MembershipWriter(session, settings.groups, coordinator)
 
     yield make

@@ -98,7 +98,9 @@ async def test_errors_from_a_real_session_never_carry_the_token(answer: dict[str
         else:
             route.respond(**answer)
         for scheme in AuthScheme:
-            tv = TelemetryTV(httpx.AsyncClient(), base_url="https://api.test", auth_scheme=scheme)
+            tv = TelemetryTV(
+                httpx.AsyncHTTPTransport(), base_url="https://api.test", auth_scheme=scheme
+            )
             with pytest.raises(UpstreamError) as caught:
                 await tv.session(TOKEN).get_user("u1")
             await tv.aclose()

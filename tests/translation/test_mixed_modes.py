@@ -61,9 +61,9 @@ def writer(simulator: Starlette, settings: Settings, coordinator: Coordinator) -
     """Makes writers of this one process (one per request), optionally through a transport."""
 
     def make(transport: httpx.AsyncBaseTransport | None = None) -> MembershipWriter:
-        http = httpx.AsyncClient(transport=transport or httpx.ASGITransport(app=simulator))
+        upstream = transport or httpx.ASGITransport(app=simulator)
         return MembershipWriter(
-            build_upstream(settings, http).session(TOKEN), settings.groups, coordinator
+            build_upstream(settings, upstream).session(TOKEN), settings.groups, coordinator
         )
 
     return make

@@ -53,7 +53,7 @@ def upstream() -> _Listings:
 async def adapter(upstream: _Listings) -> AsyncIterator[TelemetryTV]:
     """The TelemetryTV adapter, its calls answered by ``upstream``."""
     adapter = TelemetryTV(
-        httpx.AsyncClient(transport=httpx.MockTransport(upstream.handler)),
+        httpx.MockTransport(upstream.handler),
         base_url="http://telemetrytv.test",
     )
     yield adapter

@@ -172,7 +172,7 @@ class _Groups:
 async def test_group_names_are_kept_for_their_lifetime_and_refreshed_on_a_miss() -> None:
     upstream = _Groups()
     adapter = TelemetryTV(
-        httpx.AsyncClient(transport=httpx.MockTransport(upstream.handler)),
+        httpx.MockTransport(upstream.handler),
         base_url="http://telemetrytv.test",
     )
     session = adapter.session("token")

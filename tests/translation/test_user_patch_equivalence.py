@@ -123,8 +123,7 @@ async def _run(
     proxy_config = proxy_settings()
     if deletes:
         proxy_config = proxy_config.replace("users", deactivation=Deactivation.delete)
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator))
-    adapter = TelemetryTV(http, base_url=UPSTREAM)
+    adapter = TelemetryTV(httpx.ASGITransport(app=simulator), base_url=UPSTREAM)
     users = UserProvisioning(adapter.session(TOKEN), proxy_config, BASE)
     patch = read_patch(User, body, read_only=USER_READ_ONLY)
     try:
@@ -139,7 +138,7 @@ async def _run(
     except ScimError as exc:
         outcome = (exc.status, exc.scim_type, exc.detail.replace(user_id, "{id}"))
     finally:
-        await http.aclose()
+        await adapter.aclose()
     try:
         held = store.get_user(user_id)
         state: dict[str, Any] | None = {

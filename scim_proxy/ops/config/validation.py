@@ -56,6 +56,14 @@ def validate(settings: Settings) -> None:
         upstream.base_url,
         fix="set TelemetryTV's API URL, e.g. https://api.telemetrytv.com",
     )
+    if "@" in urlsplit(upstream.base_url).netloc:
+        # The URL is not echoed: it carries a secret. Each call signs in with the token of
+        # the request it serves; credentials in the URL would compete with it (aiohttp
+        # refuses to send both).
+        raise ConfigError(
+            "upstream.base_url must not carry credentials (user:password@): the proxy signs "
+            "in to TelemetryTV with each request's API token; remove them from the URL"
+        )
     for name in ("connect_timeout", "read_timeout"):
         value = getattr(upstream, name)
         if not 0 < value <= 300:
