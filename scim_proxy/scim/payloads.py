@@ -1,11 +1,11 @@
-"""Reading SCIM request payloads into resources and PatchOps, and dumping responses."""
+"""Reading SCIM request payloads into resources and PatchOps."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from scim2_models import Context, PatchOp, Resource, ResponseParameters, SCIMException
+from scim2_models import Context, PatchOp, Resource, SCIMException
 
 from ..ops.context import note_quirk
 from .dropped import note_dropped, note_dropped_names
@@ -233,10 +233,3 @@ def read_patch(
     except SCIMException as exc:
         raise ScimError.from_scim_exception(exc) from exc
     return patch
-
-
-def dump_resource(
-    resource: Resource[Any], params: ResponseParameters[Any] | None, *, context: Context
-) -> dict[str, Any]:
-    """The JSON of a resource in a response, honouring attributes/excludedAttributes."""
-    return resource.model_dump(scim_ctx=context, response_parameters=params)
