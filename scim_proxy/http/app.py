@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import gc
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -114,8 +113,10 @@ def create_app_from_environment() -> Starlette:
     settings = load_settings()
     configure_logging(settings.logging)
     atexit.register(forget_this_worker)
+    from ..serving import freeze_startup_objects
+
     app = create_app(settings)
-    # Everything built so far (modules, scim2-models' schemas, the app) lives as long as
-    # the worker: keep it out of the garbage collector's full passes.
-    gc.freeze()
+    # As the one-process serve does: what start-up built is kept out of the collector's
+    # full passes, and its garbage collected first.
+    freeze_startup_objects()
     return app
