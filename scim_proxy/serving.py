@@ -36,7 +36,8 @@ def uvicorn_config(
         access_log=False,
         log_level="warning",
         lifespan="on",
-        # The app takes X-Forwarded-* from auth.trusted_proxies itself (http/app.py).
+        # The app reads X-Forwarded-* itself, from auth.trusted_proxies only (its front door,
+        # http/forwarded.py).
         proxy_headers=False,
         timeout_keep_alive=max(1, round(server.keep_alive_seconds)),
         # SIGTERM: stop accepting, let in-flight requests finish, then exit.
