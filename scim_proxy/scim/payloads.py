@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from scim2_models import Context, PatchOp, Resource, SCIMException
 
 from ..ops.context import note_quirk
-from .dropped import note_dropped, note_dropped_names
+from .dropped import note_dropped
 from .errors import ScimError
 from .models import (
     GROUP_SCHEMA,
@@ -64,8 +64,7 @@ def read_user_creation(body: dict[str, Any]) -> User:
     resource = common_user_creation(body)
     if resource is None:
         return read_resource(User, body, replacing=False)
-    # What note_dropped finds in this shape: the keys TelemetryTV has no place for.
-    note_dropped_names("User", [key for key in body if key in _UNSTORED and body[key] != ""])
+    note_dropped("User", body)
     return resource
 
 
@@ -78,7 +77,6 @@ _SCALARS = {
 _COMMON = frozenset({"schemas", "name", "emails", "displayName", "groups", "locale", *_SCALARS})
 _NAME_PARTS = {"givenName": "given_name", "familyName": "family_name"}
 _EMAIL_PARTS = {"value": str, "type": str, "primary": bool}
-_UNSTORED = frozenset({"externalId", "displayName", "locale"})
 
 
 def common_user_creation(body: dict[str, Any]) -> User | None:
