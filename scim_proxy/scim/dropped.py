@@ -130,7 +130,11 @@ def unstorable_attributes(resource: str, body: dict[str, Any]) -> list[str]:
 
 def note_dropped(resource: str, body: dict[str, Any]) -> None:
     """Log and count the attributes of ``body`` that TelemetryTV cannot store, if any."""
-    names = unstorable_attributes(resource, body)
+    note_dropped_names(resource, unstorable_attributes(resource, body))
+
+
+def note_dropped_names(resource: str, names: list[str]) -> None:
+    """Log and count ``names``, as :func:`unstorable_attributes` found them, if any."""
     if names:
         note_quirk(QUIRK)
         log.info("attributes_dropped", resource=resource, attributes=names)
