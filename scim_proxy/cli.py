@@ -56,7 +56,7 @@ def serve(args: argparse.Namespace) -> int:
         return serve_workers(settings, args.config)
     app = create_app(settings)
     config = uvicorn_config(app, settings.server.host, settings.server.port, settings)
-    # As each of several workers does (create_app_from_environment).
+    # As each of several workers does (serving.app_from_environment).
     freeze_startup_objects()
     DrainLoggingServer(config).run()
     return 0

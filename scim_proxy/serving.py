@@ -6,6 +6,7 @@ demo`` (demo.py) runs one process beside the simulator with the same uvicorn opt
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import sys
@@ -61,11 +62,20 @@ def uvicorn_config(
 
 
 def app_from_environment() -> object:
-    """A worker's app (``serve --workers``), telling its connections when each request
-    has been answered (``connections.py``)."""
-    from .http.app import create_app_from_environment
+    """A worker's app (``serve --workers``): settings from ``$SCIM_PROXY_CONFIG`` and the
+    environment, its start-up objects frozen as the one-process ``serve`` freezes them,
+    and its connections told when each request has been answered (``connections.py``)."""
+    from .http.app import create_app
+    from .ops.config import load_settings
+    from .ops.logging import configure_logging
+    from .ops.metrics import forget_this_worker
 
-    return answered_tracking(create_app_from_environment(), worker_limits())
+    settings = load_settings()
+    configure_logging(settings.logging)
+    atexit.register(forget_this_worker)
+    app = answered_tracking(create_app(settings), worker_limits())
+    freeze_startup_objects()
+    return app
 
 
 def freeze_startup_objects() -> None:

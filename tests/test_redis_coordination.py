@@ -47,6 +47,14 @@ def _proxy_env(redis_url: str) -> dict[str, str]:
         "SCIM_PROXY_GROUPS_REDIS_URL": redis_url,
         "SCIM_PROXY_GROUPS_SETTLE_SECONDS": "0.3",
         "SCIM_PROXY_GROUPS_MAX_READ_AGE_SECONDS": "0.1",
+        # A write whose outcome is unknown (a dropped connection) leaves its user's lock to
+        # expire: with the defaults (25 s of upstream timeouts, 30 s locks) each round would
+        # wait about 30 s for such locks. The simulator answers within 150 ms or drops, so
+        # timeouts and a lock lifetime this short (still more than the timeouts, as the
+        # configuration requires) prove the same in seconds.
+        "SCIM_PROXY_UPSTREAM_CONNECT_TIMEOUT": "1",
+        "SCIM_PROXY_UPSTREAM_READ_TIMEOUT": "2",
+        "SCIM_PROXY_GROUPS_LOCK_SECONDS": "3.5",
         "SCIM_PROXY_UPSTREAM_TRANSPORT": "httpx",
         # Faults are the point here: keep the breaker from pausing everything.
         "SCIM_PROXY_UPSTREAM_BREAKER_FAILURES": "1000",

@@ -1,7 +1,8 @@
 """Generated upstream timestamp texts: TelemetryTV's own spelling, others, and broken ones.
 
-Shared by the adapter's tests (each text read as the datetime path reads it) and the
-rendering tests (each user read from such texts renders as scim2-models dumps it).
+Used by the adapter's tests: each text is read as the datetime path reads it. (What is
+read is an aware datetime at a whole-minute offset; tests/scim/test_render.py renders
+such datetimes as scim2-models dumps them.)
 """
 
 from __future__ import annotations

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
-import gc
 import time
 from collections.abc import Callable
 
@@ -75,19 +73,3 @@ def create_app(
         scim += roles.routes
     routes = RouteTable([*(route.under(SCIM_PREFIX) for route in scim), *health.routes])
     return ProxyApp(proxy=proxy, routes=routes, clock=clock)
-
-
-def create_app_from_environment() -> ProxyApp:
-    """The app for a uvicorn worker: settings from ``$SCIM_PROXY_CONFIG`` and the environment."""
-    from ..ops.config import load_settings
-    from ..ops.logging import configure_logging
-    from ..ops.metrics import forget_this_worker
-
-    settings = load_settings()
-    configure_logging(settings.logging)
-    atexit.register(forget_this_worker)
-    app = create_app(settings)
-    # Everything built so far (modules, scim2-models' schemas, the app) lives as long as
-    # the worker: keep it out of the garbage collector's full passes.
-    gc.freeze()
-    return app

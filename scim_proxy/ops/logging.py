@@ -86,8 +86,9 @@ def configure_logging(settings: LoggingSettings | None = None, *, cache: bool = 
         )
     else:
         renderer = structlog.processors.JSONRenderer(serializer=_json_serializer)
+    # No structlog.contextvars.merge_contextvars: nothing binds context variables (the
+    # request id comes from add_request_id), and it would run on every event for nothing.
     processors: list[Any] = [
-        structlog.contextvars.merge_contextvars,
         add_request_id,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -114,7 +114,8 @@ def unstorable_attributes(resource: str, body: dict[str, Any]) -> list[str]:
             if not isinstance(operation, dict):
                 continue
             path, value = operation.get("path"), operation.get("value")
-            if isinstance(path, str):
+            # An empty path is no path: scim2-models applies the value to the resource.
+            if isinstance(path, str) and path:
                 # A remove has no value; what it names is dropped all the same.
                 shown = value if value is not None else True
                 names.update(dict.fromkeys(_attribute_names(resource, path, shown)))

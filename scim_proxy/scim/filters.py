@@ -97,7 +97,7 @@ def user_name_eq(text: str) -> str | None:
     space either side of ``eq``, no escapes in the value) needs no parse: its lookup is
     the value, and a user matches when its userName equals it ignoring case, compared
     as scim2-models compares (``str.lower``). Anything else goes to :func:`parse_filter`;
-    property tests hold the two equal (tests/scim/test_filters_fast.py).
+    a property test holds the two equal (tests/scim/test_filters_fast.py).
     """
     if len(text) > MAX_FILTER_LENGTH:
         return None

@@ -21,7 +21,7 @@ from ..scim.errors import ScimError
 from ..scim.filters import equality_lookups, parse_filter
 from ..scim.models import GROUP_SCHEMA, Group
 from ..scim.params import ListQuery, returns_attribute
-from ..scim.payloads import dump_resource
+from ..scim.render import dump_resource
 from ..telemetrytv.client import TelemetryTVSession, TooLarge
 from ..telemetrytv.errors import NotFound
 from .coordination import Coordinator

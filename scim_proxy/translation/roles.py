@@ -29,7 +29,7 @@ from ..directory import DirectoryGroup, DirectoryUser
 from ..scim.errors import ScimError, invalid_value
 from ..scim.models import ROLE_SCHEMA, Role
 from ..scim.params import ListQuery
-from ..scim.payloads import dump_resource
+from ..scim.render import dump_resource
 from ..telemetrytv.client import TelemetryTVSession
 from ..telemetrytv.errors import UpstreamError
 from .errors import scim_error_for

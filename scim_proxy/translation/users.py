@@ -28,7 +28,8 @@ from ..scim.errors import ScimError, not_found
 from ..scim.filters import equality_lookups, parse_filter, same_string, user_name_eq
 from ..scim.models import USER_SCHEMA, User
 from ..scim.params import ListQuery, returns_attribute
-from ..scim.payloads import apply_patch_in_slices, dump_resource
+from ..scim.payloads import apply_patch_in_slices
+from ..scim.render import dump_resource
 from ..telemetrytv.client import TelemetryTVSession, TooLarge
 from ..telemetrytv.errors import NotFound, UpstreamError
 from .errors import scim_error_for

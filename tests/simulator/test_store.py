@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -112,12 +111,10 @@ def test_password_of_unknown_user_is_none() -> None:
     assert SimulatorStore().password_of("ffffffffffffffffffffffff") is None
 
 
-def test_seeding_fifty_thousand_users_is_fast() -> None:
-    started = time.perf_counter()
+def test_seeding_fifty_thousand_users_makes_them_all_listable() -> None:
+    # The size bench/run.py's import runs against (no timing: tests never assert speed).
     store = SimulatorStore(SimulatorSettings(users=50_000))
-    elapsed = time.perf_counter() - started
     assert store.user_count == 50_001
-    assert elapsed < 2.0
     page, total = store.list_users(page=51, per_page=1000)
     assert total == 50_001
     assert [user["email"] for user in page] == ["user50000@example.com"]

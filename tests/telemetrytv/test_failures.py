@@ -1,9 +1,10 @@
 """``check`` names a network failure as what it is, under real local conditions.
 
-Each condition is real on 127.0.0.1: a closed port, a name under ``.invalid`` (which
-never resolves, RFC 6761), a TLS handshake against a plain-HTTP port, and a server that
-accepts connections and never answers. Both transports are tried: the aiohttp one hides
-all of these behind ``httpx.ConnectTimeout``.
+Each condition is real on 127.0.0.1: a closed port, a TLS handshake against a plain-HTTP
+port, and a server that accepts connections and never answers. A name under ``.invalid``
+(which never resolves, RFC 6761) fails in the process's resolver, ``socket.getaddrinfo``,
+which both transports call through the event loop: no DNS server is asked. Both
+transports are tried: the aiohttp one hides all of these behind ``httpx.ConnectTimeout``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,23 @@ from scim_proxy.telemetrytv.probe import run_probe
 from scim_proxy.telemetrytv.transport import build_http_client, build_transport
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("transport", list(TransportKind))]
+
+
+@pytest.fixture(autouse=True)
+def resolved(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names looked up; one under ``.invalid`` fails as a resolver says "no such name"."""
+    looked_up: list[str] = []
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: bytes | str | None, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and name.endswith(".invalid"):
+            looked_up.append(name)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return looked_up
 
 
 def _closed_port() -> int:
@@ -67,7 +86,7 @@ def _urls(ports: dict[str, int]) -> dict[FailureKind, str]:
 
 
 async def test_check_names_each_network_failure(
-    transport: TransportKind, servers: dict[str, int]
+    transport: TransportKind, servers: dict[str, int], resolved: list[str]
 ) -> None:
     for kind, url in _urls(servers).items():
         async with build_http_client(
@@ -81,6 +100,7 @@ async def test_check_names_each_network_failure(
         others = {k.value for k in FailureKind} - {kind.value}
         assert not any(finding.detail.startswith(o) for o in others)
         assert "upstream." in finding.fix
+    assert set(resolved) == {"telemetrytv.invalid"}
 
 
 async def test_the_proxy_tells_a_refusal_from_a_timeout(
