@@ -108,7 +108,7 @@ def simulator(args: argparse.Namespace) -> int:
 
 def allowlist_finding(digests: Iterable[str], token: str) -> Finding:
     """What ``scim-proxy check`` says about the allowlist, for the token it checked."""
-    from .http.allowlist import TokenAllowlist, token_sha256
+    from .http.auth_guard.allowlist import TokenAllowlist, token_sha256
 
     allowlist = TokenAllowlist(digests)
     item = "token allowlist (auth.allowed_token_sha256)"
@@ -145,8 +145,8 @@ def check(args: argparse.Namespace) -> int:
 
 def token_sha256(args: argparse.Namespace) -> int:
     """Print the SHA-256 of the token on stdin, for ``auth.allowed_token_sha256``."""
-    from .http.allowlist import token_sha256 as digest_of
     from .http.auth import well_formed_token
+    from .http.auth_guard.allowlist import token_sha256 as digest_of
 
     # Never from argv: a command line is visible to every user of the machine and kept in
     # shell history. A terminal gets a prompt that does not echo.

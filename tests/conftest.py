@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from scim_proxy.http.app import create_app
 from scim_proxy.http.pipeline import ProxyApp
@@ -51,20 +51,20 @@ def simulator_settings() -> SimulatorSettings:
 
 
 @pytest.fixture
-def simulator(simulator_settings: SimulatorSettings) -> Starlette:
+def simulator(simulator_settings: SimulatorSettings) -> ASGIApp:
     """The TelemetryTV simulator app."""
     return create_simulator_app(simulator_settings)
 
 
 @pytest.fixture
-def store(simulator: Starlette) -> SimulatorStore:
+def store(simulator: ASGIApp) -> SimulatorStore:
     """The simulator's state, for asserting what TelemetryTV ends up holding."""
     state: SimulatorStore = simulator.state.store
     return state
 
 
 @pytest.fixture
-def upstream_calls(simulator: Starlette) -> Callable[[], list[tuple[str, str]]]:
+def upstream_calls(simulator: ASGIApp) -> Callable[[], list[tuple[str, str]]]:
     """The (method, path) of every call the simulator received so far."""
 
     def calls() -> list[tuple[str, str]]:
@@ -94,7 +94,7 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def proxy(settings: Settings, simulator: Starlette) -> ProxyApp:
+def proxy(settings: Settings, simulator: ASGIApp) -> ProxyApp:
     """The proxy app, its upstream calls going to the simulator in-process."""
     return create_app(settings, upstream_transport=httpx.ASGITransport(app=simulator))
 

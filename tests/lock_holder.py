@@ -1,7 +1,7 @@
 """A process that takes one user's membership lock in Redis, says so, and holds it.
 
 ``python -m tests.lock_holder REDIS_URL UPSTREAM_BASE_URL USER_ID LOCK_SECONDS``: the same
-lock a proxy takes (scim_proxy.translation.redis_locks), kept alive by its renewal until
+lock a proxy takes (scim_proxy.translation.memberships.redis_locks), kept alive by its renewal until
 the process is killed.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from scim_proxy.translation.redis_locks import RedisLocks
+from scim_proxy.translation.memberships.redis_locks import RedisLocks
 
 
 async def hold(redis_url: str, base_url: str, user_id: str, lock_seconds: float) -> None:

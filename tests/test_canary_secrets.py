@@ -18,7 +18,7 @@ import httpx
 import orjson
 import pytest
 import structlog
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from scim_proxy.http.app import create_app
 from scim_proxy.http.pipeline import ProxyApp
@@ -88,12 +88,12 @@ def capture() -> Iterator[Capture]:
         configure_logging(cache=False)
 
 
-def canary_simulator() -> Starlette:
+def canary_simulator() -> ASGIApp:
     return create_simulator_app(SimulatorSettings(token=CANARY_TOKEN, users=3))
 
 
 def proxy_client(
-    app: Starlette, capture: Capture, authorization: str | bytes = f"Bearer {CANARY_TOKEN}"
+    app: ASGIApp, capture: Capture, authorization: str | bytes = f"Bearer {CANARY_TOKEN}"
 ) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
@@ -108,7 +108,7 @@ def proxy_client(
     )
 
 
-def proxy_in_front_of(upstream: Starlette | httpx.MockTransport) -> ProxyApp:
+def proxy_in_front_of(upstream: ASGIApp | httpx.MockTransport) -> ProxyApp:
     transport = (
         upstream if isinstance(upstream, httpx.MockTransport) else httpx.ASGITransport(app=upstream)
     )
@@ -137,7 +137,7 @@ def echoing(status: int, shape: Callable[[str, str], dict[str, Any]]) -> httpx.M
 # -- the scripted session ------------------------------------------------------------
 
 
-async def run_session(capture: Capture, store: SimulatorStore, simulator: Starlette) -> None:
+async def run_session(capture: Capture, store: SimulatorStore, simulator: ASGIApp) -> None:
     """Okta-like traffic through the proxy; each step's status checked so none is skipped."""
     proxy = proxy_in_front_of(simulator)
     async with proxy_client(proxy, capture) as http:
@@ -387,7 +387,7 @@ def test_the_search_finds_a_canary_wherever_it_is(capture: Capture) -> None:
 async def test_refused_and_throttled_tokens_and_their_digests_appear_nowhere(
     capture: Capture,
 ) -> None:
-    from scim_proxy.http.allowlist import token_sha256
+    from scim_proxy.http.auth_guard.allowlist import token_sha256
 
     stranger = f"{TOKEN_PREFIX}-stranger-5d0c"
     digests = [token_sha256(CANARY_TOKEN), token_sha256(stranger)]

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from prometheus_client.metrics import MetricWrapperBase
 
 from scim_proxy.http.app import create_app
 from scim_proxy.ops import metrics
@@ -83,8 +84,9 @@ def test_the_dashboard_only_charts_metrics_the_proxy_exports() -> None:
     exported = {
         name
         for value in vars(metrics).values()
-        if hasattr(value, "_name")
-        for name in (value._name, f"{value._name}_total", f"{value._name}_bucket")
+        if isinstance(value, MetricWrapperBase)
+        for family in value.describe()
+        for name in (family.name, f"{family.name}_total", f"{family.name}_bucket")
     }
     queried = {
         name
@@ -142,8 +144,9 @@ def _exported_metric_names() -> set[str]:
     return {
         name
         for value in vars(metrics).values()
-        if hasattr(value, "_name")
-        for name in (value._name, f"{value._name}_total", f"{value._name}_bucket")
+        if isinstance(value, MetricWrapperBase)
+        for family in value.describe()
+        for name in (family.name, f"{family.name}_total", f"{family.name}_bucket")
     }
 
 

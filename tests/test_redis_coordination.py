@@ -20,7 +20,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from scim_proxy.translation.redis_locks import LOCK_PREFIX
+from scim_proxy.translation.memberships.redis_locks import LOCK_PREFIX
 from tests.processes import free_port, start, stop, wait_until_up
 from tests.redis_server import RedisServer
 

@@ -31,8 +31,7 @@ from ..telemetrytv.auth import authorization_header
 from ..telemetrytv.probe import Finding, run_probe
 from ..telemetrytv.recording import ExchangeLog
 from ..telemetrytv.transport import build_http_client
-from ..translation.coordination import Coordinator
-from ..translation.memberships import MembershipWriter
+from ..translation.memberships import Coordinator, MembershipWriter
 from ..translation.passwords import generate_password
 from .interrupts import Interrupts
 from .ledger import Ledger

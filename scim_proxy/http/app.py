@@ -12,7 +12,7 @@ from ..telemetrytv.breaker import CircuitBreaker
 from ..telemetrytv.client import AttemptPolicy, TelemetryTV
 from ..telemetrytv.retries import RetryingAttempts
 from ..telemetrytv.transport import build_transport
-from ..translation.coordination import Coordinator
+from ..translation.memberships import Coordinator
 from .pipeline import ProxyApp
 from .routes import discovery, groups, health, roles, unsupported, users
 from .routing import RouteTable

@@ -38,10 +38,10 @@ from ..ops.context import RequestStats, start_request_stats
 from ..ops.metrics import IN_FLIGHT, QUIRKS, SCIM_LATENCY, SCIM_REQUESTS, child
 from ..ops.redaction import logged_detail
 from ..scim.errors import ScimError
+from .auth_guard.guard import UNGUARDED, Admission, AuthGuard
 from .errors import internal_error, not_routed, render_scim_error
-from .middleware.auth_guard import UNGUARDED, Admission, AuthGuard
-from .middleware.resource_names import canonicalise_resource_name
 from .request_facts import PEER, idp, normalise_path, reject_non_ip_forwarded_client, request_id
+from .resource_names import canonicalise_resource_name
 from .routing import RouteTable
 from .state import ProxyState
 

@@ -13,8 +13,7 @@ from ..ops.fingerprint import token_fingerprint
 from ..scim.limits import RequestLimits
 from ..scim.params import ListQuery, list_query
 from ..telemetrytv.client import TelemetryTV, TelemetryTVSession
-from ..translation.coordination import Coordinator
-from ..translation.memberships import MembershipWriter
+from ..translation.memberships import Coordinator, MembershipWriter
 from ..translation.role_names import GroupNames
 from .auth import token_from_header
 

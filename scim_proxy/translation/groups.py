@@ -24,10 +24,9 @@ from ..scim.params import ListQuery, returns_attribute
 from ..scim.render import dump_resource
 from ..telemetrytv.client import TelemetryTVSession, TooLarge
 from ..telemetrytv.errors import NotFound
-from .coordination import Coordinator
-from .group_mapping import group_document, group_resource, member_ids
+from .group_attributes import group_document, group_resource, member_ids
 from .group_patch import group_change
-from .memberships import MembershipWriter, bounded
+from .memberships import Coordinator, MembershipWriter, bounded
 from .paging import scim_page
 from .users import MAX_LOOKUPS, upstream_errors
 

@@ -36,7 +36,7 @@ from .errors import scim_error_for
 from .groups import GroupProvisioning
 from .memberships import MembershipIncomplete, MembershipWriter, Snapshot
 from .role_names import GroupNames
-from .role_patch import RoleChange, RoleStep, role_refs
+from .role_steps import RoleChange, RoleStep, role_refs
 from .users import upstream_errors
 
 log = structlog.get_logger("scim_proxy.roles")

@@ -32,11 +32,11 @@ from ..scim.payloads import apply_patch_in_slices
 from ..scim.render import dump_resource
 from ..telemetrytv.client import TelemetryTVSession, TooLarge
 from ..telemetrytv.errors import NotFound, UpstreamError
+from .direct_user_patch import direct_changes, sets_active
 from .errors import scim_error_for
 from .paging import scim_page
-from .role_patch import RoleChange, role_steps
-from .user_mapping import new_user, user_document, user_documents, user_resource, user_update
-from .user_patch import direct_changes, sets_active
+from .role_steps import RoleChange, role_steps
+from .user_attributes import new_user, user_document, user_documents, user_resource, user_update
 
 if TYPE_CHECKING:
     from .roles import UserRoles
@@ -286,7 +286,7 @@ class UserProvisioning:
 
         A PATCH replacing plain attributes (``active``, names, the email, the password)
         and touching no role is one upstream write, whose answer is the user returned; see
-        :mod:`~scim_proxy.translation.user_patch`.
+        :mod:`~scim_proxy.translation.direct_user_patch`.
         """
         if patch is not None and role_patch is None:
             deletes = self.settings.users.deactivation is Deactivation.delete

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from scim_proxy.account_check.command import check_account
 from scim_proxy.account_check.interrupts import Interrupts
@@ -41,7 +41,7 @@ def state(store: SimulatorStore) -> tuple[list[Any], list[Any]]:
 class Upstream(httpx.AsyncBaseTransport):
     """The simulator in-process, misbehaving at the write a test chooses."""
 
-    app: Starlette
+    app: ASGIApp
     fail_write: int | None = None
     how: str = "500"
     """``500``; ``refused`` (403); ``lost``: applied, then the connection drops, also on
@@ -106,7 +106,7 @@ def settings_for(**users: Any) -> Settings:
     return settings.replace("users", **users) if users else settings
 
 
-def simulator(*deviations: str, users: int = 2) -> Starlette:
+def simulator(*deviations: str, users: int = 2) -> ASGIApp:
     """A simulated account with ``users`` users besides the owner, playing ``deviations``."""
     return create_simulator_app(
         SimulatorSettings(token=TOKEN, users=users, deviations=tuple(deviations))
@@ -114,7 +114,7 @@ def simulator(*deviations: str, users: int = 2) -> Starlette:
 
 
 async def run_check(
-    upstream: Upstream | Starlette,
+    upstream: Upstream | ASGIApp,
     settings: Settings | None = None,
     *,
     passwords: Callable[[], str] | None = None,

@@ -13,12 +13,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 from prometheus_client import REGISTRY
-from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 from structlog.testing import capture_logs
 
-from scim_proxy.http.allowlist import token_sha256
 from scim_proxy.http.app import create_app
+from scim_proxy.http.auth_guard.allowlist import token_sha256
 from scim_proxy.http.pipeline import ProxyApp
 from scim_proxy.ops.config import Settings
 from tests.conftest import BASE, TOKEN, proxy_settings
@@ -66,7 +65,7 @@ def throttling(settings: Settings, *, allow: bool, **auth: object) -> Settings:
     return settings.replace("auth", **values)
 
 
-def app_for(simulator: Starlette, settings: Settings, clock: Clock | None = None) -> ProxyApp:
+def app_for(simulator: ASGIApp, settings: Settings, clock: Clock | None = None) -> ProxyApp:
     upstream = httpx.ASGITransport(app=over_the_network(simulator))
     return create_app(settings, upstream_transport=upstream, clock=clock or Clock())
 
@@ -92,7 +91,7 @@ def refusals(reason: str) -> float:
 
 
 async def test_throttling_starts_at_the_limit_and_ends_with_the_window(
-    simulator: Starlette, upstream_calls: Calls
+    simulator: ASGIApp, upstream_calls: Calls
 ) -> None:
     clock = Clock()
     app = app_for(simulator, throttling(proxy_settings(), allow=True), clock)
@@ -139,7 +138,7 @@ async def scrape(http: httpx.AsyncClient, token: str | None, address: str) -> ht
 
 
 async def test_without_a_metrics_token_scrapes_are_neither_counted_nor_refused(
-    simulator: Starlette,
+    simulator: ASGIApp,
 ) -> None:
     app = app_for(simulator, throttling(proxy_settings(), allow=True))
     async with scim(app) as http:
@@ -152,7 +151,7 @@ async def test_without_a_metrics_token_scrapes_are_neither_counted_nor_refused(
 
 
 async def test_wrong_metrics_tokens_count_against_the_same_throttle(
-    simulator: Starlette, upstream_calls: Calls
+    simulator: ASGIApp, upstream_calls: Calls
 ) -> None:
     clock = Clock()
     settings = throttling(proxy_settings(), allow=True).replace("metrics", token="scrape-8d1f")
@@ -185,7 +184,7 @@ async def test_wrong_metrics_tokens_count_against_the_same_throttle(
 
 
 async def test_without_an_allowlist_telemetrytvs_401s_count_and_the_proven_token_passes(
-    simulator: Starlette, upstream_calls: Calls
+    simulator: ASGIApp, upstream_calls: Calls
 ) -> None:
     clock = Clock()
     app = app_for(simulator, throttling(proxy_settings(), allow=False), clock)
@@ -208,7 +207,7 @@ async def test_without_an_allowlist_telemetrytvs_401s_count_and_the_proven_token
 
 
 async def test_x_forwarded_for_is_believed_only_from_trusted_proxies(
-    simulator: Starlette,
+    simulator: ASGIApp,
 ) -> None:
     app = app_for(simulator, throttling(proxy_settings(), allow=True))
     async with scim(app) as http:
@@ -228,7 +227,7 @@ async def test_x_forwarded_for_is_believed_only_from_trusted_proxies(
         assert (await get(http, STRANGER, "192.0.2.200")).status_code == 429
 
 
-async def test_a_trusted_proxy_range_is_believed(simulator: Starlette) -> None:
+async def test_a_trusted_proxy_range_is_believed(simulator: ASGIApp) -> None:
     # A CIDR range (not just an address) of trusted proxies: the test client is 127.0.0.1.
     settings = throttling(proxy_settings(), allow=True, trusted_proxies=("127.0.0.0/8",))
     app = app_for(simulator, settings)
@@ -241,7 +240,7 @@ async def test_a_trusted_proxy_range_is_believed(simulator: Starlette) -> None:
 
 
 async def test_a_fresh_burst_of_good_requests_from_one_address_is_never_throttled(
-    simulator: Starlette, upstream_calls: Calls
+    simulator: ASGIApp, upstream_calls: Calls
 ) -> None:
     # A new process (nothing proven yet, no allowlist) meets the IdP's first burst, larger
     # than the limit: beyond it, requests wait for a slot instead of getting 429.
@@ -254,7 +253,7 @@ async def test_a_fresh_burst_of_good_requests_from_one_address_is_never_throttle
     assert len(upstream_calls()) == LIMIT * 6
 
 
-async def test_a_request_waiting_past_its_patience_gets_503_not_429(simulator: Starlette) -> None:
+async def test_a_request_waiting_past_its_patience_gets_503_not_429(simulator: ASGIApp) -> None:
     # TelemetryTV holds the address's only slot longer than half the next request's budget.
     release = asyncio.Event()
 
@@ -284,7 +283,7 @@ async def test_a_request_waiting_past_its_patience_gets_503_not_429(simulator: S
 
 
 async def test_a_flood_of_bad_tokens_leaves_the_idps_requests_answered(
-    simulator: Starlette, upstream_calls: Calls
+    simulator: ASGIApp, upstream_calls: Calls
 ) -> None:
     app = app_for(simulator, throttling(proxy_settings(), allow=True, failure_limit=20))
     async with scim(app) as http:
@@ -302,7 +301,7 @@ async def test_a_flood_of_bad_tokens_leaves_the_idps_requests_answered(
 
 
 async def test_without_an_allowlist_a_concurrent_flood_reaches_telemetrytv_at_most_the_limit(
-    simulator: Starlette, upstream_calls: Calls
+    simulator: ASGIApp, upstream_calls: Calls
 ) -> None:
     app = app_for(simulator, throttling(proxy_settings(), allow=False, failure_limit=20))
     async with scim(app) as http:
@@ -319,7 +318,7 @@ async def test_without_an_allowlist_a_concurrent_flood_reaches_telemetrytv_at_mo
 
 
 async def test_a_flood_of_distinct_addresses_keeps_the_table_bounded(
-    simulator: Starlette,
+    simulator: ASGIApp,
 ) -> None:
     settings = throttling(proxy_settings(), allow=True, max_tracked_clients=100)
     app = app_for(simulator, settings)
@@ -341,7 +340,7 @@ async def test_a_flood_of_distinct_addresses_keeps_the_table_bounded(
 
 
 async def test_an_allowed_token_telemetrytv_refuses_is_logged_but_never_throttled(
-    simulator: Starlette, upstream_calls: Calls
+    simulator: ASGIApp, upstream_calls: Calls
 ) -> None:
     # The operator allowlisted a token TelemetryTV has since revoked.
     settings = proxy_settings().replace(

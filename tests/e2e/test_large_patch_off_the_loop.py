@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from scim_proxy.http.app import create_app
 from scim_proxy.scim.payloads import PATCH_SLICE
@@ -58,7 +58,7 @@ def big_patch() -> dict[str, Any]:
     return {"schemas": [PATCH_OP], "Operations": emails + names}
 
 
-def app_watched_by(ticker: Ticker, simulator: Starlette, **server: Any) -> Starlette:
+def app_watched_by(ticker: Ticker, simulator: ASGIApp, **server: Any) -> ASGIApp:
     inner = httpx.ASGITransport(app=simulator)
 
     async def upstream(request: httpx.Request) -> httpx.Response:
@@ -76,7 +76,7 @@ def app_watched_by(ticker: Ticker, simulator: Starlette, **server: Any) -> Starl
     return create_app(settings, upstream_transport=httpx.MockTransport(upstream))
 
 
-def client_of(app: Starlette) -> httpx.AsyncClient:
+def client_of(app: ASGIApp) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url=BASE,
@@ -86,7 +86,7 @@ def client_of(app: Starlette) -> httpx.AsyncClient:
 
 
 async def test_the_event_loop_keeps_turning_while_a_large_patch_is_read_and_applied(
-    simulator: Starlette,
+    simulator: ASGIApp,
 ) -> None:
     ticker = Ticker()
     app = app_watched_by(ticker, simulator)
@@ -114,7 +114,7 @@ async def test_the_event_loop_keeps_turning_while_a_large_patch_is_read_and_appl
 
 
 async def test_a_large_patch_past_its_time_budget_is_answered_503_unwritten(
-    simulator: Starlette,
+    simulator: ASGIApp,
 ) -> None:
     ticker = Ticker()
     app = app_watched_by(ticker, simulator, request_budget_seconds=1)

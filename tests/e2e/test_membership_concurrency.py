@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from scim_proxy.directory import UserChanges
 from scim_proxy.http.app import create_app
@@ -56,7 +56,7 @@ def world(store: SimulatorStore) -> tuple[list[str], list[str]]:
     return user_ids, group_ids
 
 
-def _client(app: Starlette) -> httpx.AsyncClient:
+def _client(app: ASGIApp) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url=BASE,
@@ -65,7 +65,7 @@ def _client(app: Starlette) -> httpx.AsyncClient:
 
 
 @pytest.fixture
-async def two_proxies(simulator: Starlette) -> AsyncIterator[list[httpx.AsyncClient]]:
+async def two_proxies(simulator: ASGIApp) -> AsyncIterator[list[httpx.AsyncClient]]:
     """Two proxy apps (two replicas: separate locks) in front of one simulator."""
     clients = []
     for _ in range(2):
@@ -95,7 +95,7 @@ def _memberships(store: SimulatorStore, user_ids: list[str]) -> dict[str, set[st
 
 
 async def test_the_workload_loses_updates_when_written_naively(
-    simulator: Starlette, store: SimulatorStore, world: tuple[list[str], list[str]]
+    simulator: ASGIApp, store: SimulatorStore, world: tuple[list[str], list[str]]
 ) -> None:
     user_ids, group_ids = world
     upstream = TelemetryTV(httpx.ASGITransport(app=simulator), base_url=UPSTREAM)

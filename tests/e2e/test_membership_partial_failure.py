@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from scim_proxy.http.app import create_app
 from scim_proxy.simulator import SimulatorSettings, SimulatorStore
@@ -20,7 +20,7 @@ MEMBERS = 30
 class FlakyTransport(httpx.AsyncBaseTransport):
     """Passes requests to the simulator; writes to ``broken`` users fail while ``failing``."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.inner = httpx.ASGITransport(app=app)
         self.failing = True
         self.broken: set[str] = set()
@@ -39,7 +39,7 @@ def simulator_settings() -> SimulatorSettings:
 
 
 @pytest.fixture
-def flaky(simulator: Starlette) -> FlakyTransport:
+def flaky(simulator: ASGIApp) -> FlakyTransport:
     """The upstream transport of the proxy under test."""
     return FlakyTransport(simulator)
 

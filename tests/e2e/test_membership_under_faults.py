@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from scim_proxy.http.app import create_app
 from scim_proxy.simulator import SimulatorStore
@@ -19,7 +19,7 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 class Faulty(httpx.AsyncBaseTransport):
     """The simulator, but user reads meet ``fault`` (once, or always)."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.inner = httpx.ASGITransport(app=app)
         self.fault: httpx.Response | None = None
         self.always = False
@@ -37,7 +37,7 @@ class Faulty(httpx.AsyncBaseTransport):
 
 
 @pytest.fixture
-def faulty(simulator: Starlette) -> Faulty:
+def faulty(simulator: ASGIApp) -> Faulty:
     """The upstream transport of the proxy under test."""
     return Faulty(simulator)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from scim_proxy.http.app import create_app
 from tests.conftest import BASE, TOKEN, fixture, proxy_settings
@@ -183,7 +183,7 @@ async def test_many_keyed_group_lookups_become_one_bounded_scan(
     assert 1 <= len(upstream_calls()[before:]) <= 2
 
 
-async def test_the_limits_are_settings(simulator: Starlette, upstream_calls: Calls) -> None:
+async def test_the_limits_are_settings(simulator: ASGIApp, upstream_calls: Calls) -> None:
     tight = proxy_settings().replace(
         "scim", max_patch_operations=2, max_attribute_values=1, max_members_per_write=1
     )

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 from structlog.testing import capture_logs
 
 from scim_proxy.http.app import create_app
@@ -43,7 +43,7 @@ class Upstream:
         return httpx.MockTransport(self.handle)
 
 
-def forwarding_to(simulator: Starlette) -> Handler:
+def forwarding_to(simulator: ASGIApp) -> Handler:
     transport = httpx.ASGITransport(app=simulator)
 
     async def forward(request: httpx.Request) -> httpx.Response:
@@ -52,7 +52,7 @@ def forwarding_to(simulator: Starlette) -> Handler:
     return forward
 
 
-def scim_client(app: Starlette, **headers: str) -> httpx.AsyncClient:
+def scim_client(app: ASGIApp, **headers: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url=BASE,
@@ -133,7 +133,7 @@ async def test_a_retry_after_beyond_the_budget_goes_back_to_the_client_after_one
     assert len(upstream.calls) == 1
 
 
-async def test_a_503_then_200_upstream_is_invisible_to_the_client(simulator: Starlette) -> None:
+async def test_a_503_then_200_upstream_is_invisible_to_the_client(simulator: ASGIApp) -> None:
     forward = forwarding_to(simulator)
     failures = [httpx.Response(503, json={"error": "bad minute"})]
 
@@ -172,7 +172,7 @@ async def test_a_503_then_200_upstream_is_invisible_to_the_client(simulator: Sta
 )
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
 async def test_a_body_over_the_limit_is_413_without_an_upstream_call(
-    simulator: Starlette, method: str, path: str, declared: bool
+    simulator: ASGIApp, method: str, path: str, declared: bool
 ) -> None:
     upstream = Upstream(forwarding_to(simulator))
     settings = proxy_settings().replace("server", max_body_bytes=2048)
@@ -190,7 +190,7 @@ async def test_a_body_over_the_limit_is_413_without_an_upstream_call(
 
 
 async def test_a_body_that_stops_arriving_is_408_without_an_upstream_call(
-    simulator: Starlette,
+    simulator: ASGIApp,
 ) -> None:
     upstream = Upstream(forwarding_to(simulator))
     settings = proxy_settings().replace("server", body_timeout_seconds=0.1)
@@ -224,7 +224,7 @@ async def test_a_body_that_stops_arriving_is_408_without_an_upstream_call(
     ],
 )
 async def test_request_headers_never_change_where_upstream_calls_go(
-    simulator: Starlette, headers: dict[str, str]
+    simulator: ASGIApp, headers: dict[str, str]
 ) -> None:
     upstream = Upstream(forwarding_to(simulator))
     app = create_app(proxy_settings(), upstream_transport=upstream.transport())

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from scim_proxy.http.app import create_app
 from scim_proxy.ops.config import Settings
@@ -40,7 +40,7 @@ def racing_settings() -> Settings:
 
 
 @pytest.fixture
-async def two_replicas(simulator: Starlette) -> AsyncIterator[list[httpx.AsyncClient]]:
+async def two_replicas(simulator: ASGIApp) -> AsyncIterator[list[httpx.AsyncClient]]:
     """Two proxy apps (separate locks and name listings) in front of one simulator."""
     clients = []
     for _ in range(2):

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 from structlog.testing import capture_logs
 
 from scim_proxy.http.app import create_app
@@ -33,7 +33,7 @@ class FailingUpstream(httpx.AsyncBaseTransport):
     group list holds one of these groups (the membership writes that would add them).
     """
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.inner = httpx.ASGITransport(app=app)
         self.listings_fail = False
         self.writes_adding: set[str] = set()
@@ -64,7 +64,7 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def upstream(simulator: Starlette) -> FailingUpstream:
+def upstream(simulator: ASGIApp) -> FailingUpstream:
     """The upstream transport of the proxy under test."""
     return FailingUpstream(simulator)
 

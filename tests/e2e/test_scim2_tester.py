@@ -29,7 +29,7 @@ from typing import Any, overload
 
 import pytest
 from scim2_tester import CheckResult, Status, check_server
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from scim_proxy.simulator import SimulatorStore
 from tests.conftest import BASE, TOKEN
@@ -182,7 +182,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def scim(proxy: Starlette, no_network: None) -> Iterator[PortalSCIMClient]:
+def scim(proxy: ASGIApp, no_network: None) -> Iterator[PortalSCIMClient]:
     """A synchronous SCIM client of the proxy, sending the simulator's token."""
     with asgi_scim_client(proxy, BASE, {"Authorization": f"Bearer {TOKEN}"}) as client:
         yield client

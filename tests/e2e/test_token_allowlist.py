@@ -11,11 +11,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 from prometheus_client import REGISTRY
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 from structlog.testing import capture_logs
 
-from scim_proxy.http.allowlist import token_sha256
 from scim_proxy.http.app import create_app
+from scim_proxy.http.auth_guard.allowlist import token_sha256
 from scim_proxy.ops.config import Settings
 from scim_proxy.ops.fingerprint import token_fingerprint
 from tests.conftest import BASE, TOKEN, fixture, proxy_settings
@@ -36,19 +36,19 @@ def refusals(reason: str) -> float:
     return value or 0.0
 
 
-def client(app: Starlette, token: str | None, **headers: str) -> httpx.AsyncClient:
+def client(app: ASGIApp, token: str | None, **headers: str) -> httpx.AsyncClient:
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE, headers=headers)
 
 
 @pytest.fixture
-def allowlisted(simulator: Starlette) -> Starlette:
+def allowlisted(simulator: ASGIApp) -> ASGIApp:
     return create_app(allowing(TOKEN), upstream_transport=httpx.ASGITransport(app=simulator))
 
 
 async def test_an_allowed_token_works(
-    allowlisted: Starlette, upstream_calls: Callable[[], list[tuple[str, str]]]
+    allowlisted: ASGIApp, upstream_calls: Callable[[], list[tuple[str, str]]]
 ) -> None:
     async with client(allowlisted, TOKEN) as http:
         listed = await http.get("/Users", params={"count": 2})
@@ -60,7 +60,7 @@ async def test_an_allowed_token_works(
 
 
 async def test_another_token_is_refused_with_no_upstream_call(
-    allowlisted: Starlette, upstream_calls: Callable[[], list[tuple[str, str]]]
+    allowlisted: ASGIApp, upstream_calls: Callable[[], list[tuple[str, str]]]
 ) -> None:
     before = refusals("not_allowed")
     with capture_logs() as events:
@@ -90,7 +90,7 @@ async def test_another_token_is_refused_with_no_upstream_call(
     assert {e["token_fingerprint"] for e in requests} == {token_fingerprint(STRANGER)}
 
 
-async def test_the_allowlist_matches_digests_in_any_case(simulator: Starlette) -> None:
+async def test_the_allowlist_matches_digests_in_any_case(simulator: ASGIApp) -> None:
     settings = proxy_settings().replace(
         "auth", allowed_token_sha256=("0" * 64, token_sha256(TOKEN).upper())
     )
@@ -100,7 +100,7 @@ async def test_the_allowlist_matches_digests_in_any_case(simulator: Starlette) -
 
 
 async def test_without_an_allowlist_every_token_is_forwarded_as_before(
-    proxy: Starlette, upstream_calls: Callable[[], list[tuple[str, str]]]
+    proxy: ASGIApp, upstream_calls: Callable[[], list[tuple[str, str]]]
 ) -> None:
     async with client(proxy, STRANGER) as http:
         refused = await http.get("/Users", params={"count": 1})
@@ -109,7 +109,7 @@ async def test_without_an_allowlist_every_token_is_forwarded_as_before(
     assert "TelemetryTV" in refused.json()["detail"]
 
 
-async def test_discovery_needs_no_token_but_refuses_a_wrong_one(allowlisted: Starlette) -> None:
+async def test_discovery_needs_no_token_but_refuses_a_wrong_one(allowlisted: ASGIApp) -> None:
     async with client(allowlisted, None) as http:
         assert (await http.get("/ServiceProviderConfig")).status_code == 200
         assert (await http.get("/Users")).status_code == 401
@@ -118,7 +118,7 @@ async def test_discovery_needs_no_token_but_refuses_a_wrong_one(allowlisted: Sta
 
 
 async def test_upstream_401s_never_open_the_breaker(
-    simulator: Starlette, upstream_calls: Callable[[], list[tuple[str, str]]]
+    simulator: ASGIApp, upstream_calls: Callable[[], list[tuple[str, str]]]
 ) -> None:
     settings = proxy_settings().replace("auth", failure_limit=0)
     settings = settings.replace("upstream", breaker_failures=2)
@@ -133,7 +133,7 @@ async def test_upstream_401s_never_open_the_breaker(
 
 
 async def test_every_path_but_health_and_metrics_is_guarded(
-    allowlisted: Starlette, upstream_calls: Callable[[], list[tuple[str, str]]]
+    allowlisted: ASGIApp, upstream_calls: Callable[[], list[tuple[str, str]]]
 ) -> None:
     async with client(allowlisted, STRANGER) as http:
         for path in ("/scim/v2/Users", "/SCIM/v2/Users", "//scim//v2/Users/", "/Users", "/"):

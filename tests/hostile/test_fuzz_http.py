@@ -28,8 +28,7 @@ from urllib.parse import parse_qsl, unquote
 import httpx
 import orjson
 import pytest
-from starlette.applications import Starlette
-from starlette.types import Message
+from starlette.types import ASGIApp, Message
 
 from scim_proxy.http.app import create_app
 from scim_proxy.scim.models import PATCH_OP_SCHEMA
@@ -57,7 +56,7 @@ _QUERY_KEYS = {
     "/user-groups": {"page", "per_page", "name"},
 }
 _UPSTREAM_AUTHORIZATION = re.compile(r"Token [\x21-\x7e]{1,1024}")
-# Resource endpoint names match case-insensitively (http/middleware/resource_names.py).
+# Resource endpoint names match case-insensitively (http/resource_names.py).
 _UNSUPPORTED = re.compile(r"/scim/v2/(?i:Bulk|Me|\.search|Users/\.search|Groups/\.search)")
 _SLASHES = re.compile(r"/{2,}")
 
@@ -140,7 +139,7 @@ class Reply:
     body: bytes
 
 
-async def send_raw(app: Starlette, request: FuzzRequest) -> Reply:
+async def send_raw(app: ASGIApp, request: FuzzRequest) -> Reply:
     """Hand ``request`` to the app as a server would, without httpx's clean-up."""
     headers: list[tuple[bytes, bytes]] = []
     for name, value in request.headers:
@@ -315,9 +314,7 @@ class Run:
     raw_sent: int = 0
 
 
-async def run_requests(
-    proxy: Starlette, generator: HostileRequests, pools: Pools, total: int
-) -> Run:
+async def run_requests(proxy: ASGIApp, generator: HostileRequests, pools: Pools, total: int) -> Run:
     """Send ``total`` generated requests one after another, checking every reply.
 
     One at a time, so that a run replays from its seed and no 5xx can come from two
@@ -358,7 +355,7 @@ async def run_requests(
     return run
 
 
-async def test_generated_hostile_requests(simulator: Starlette, store: SimulatorStore) -> None:
+async def test_generated_hostile_requests(simulator: ASGIApp, store: SimulatorStore) -> None:
     """10k+ hostile requests: no 5xx, SCIM JSON bodies, upstream calls only to the contract."""
     recorder = RecordingTransport(httpx.ASGITransport(app=simulator))
     # Membership writes settle for milliseconds, not tens of them: a few hundred happen.

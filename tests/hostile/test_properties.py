@@ -36,7 +36,7 @@ from scim_proxy.scim.models import (
 from scim_proxy.scim.payloads import read_patch
 from scim_proxy.translation.group_patch import GroupChange, group_change
 from scim_proxy.translation.groups import GROUP_FILTER_ATTRIBUTES, GROUP_LOOKUP_KEYS
-from scim_proxy.translation.user_mapping import (
+from scim_proxy.translation.user_attributes import (
     chosen_email,
     new_user,
     user_resource,

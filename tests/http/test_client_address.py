@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 from structlog.testing import capture_logs
 
-from scim_proxy.http.allowlist import token_sha256
 from scim_proxy.http.app import create_app
+from scim_proxy.http.auth_guard.allowlist import token_sha256
 from scim_proxy.http.pipeline import ProxyApp
 from tests.conftest import BASE, TOKEN, proxy_settings
 
@@ -29,7 +29,7 @@ PEER = "127.0.0.1"
 VICTIM = "2001:db8:1:2::5"
 
 
-def guarded(simulator: Starlette, **auth: Any) -> ProxyApp:
+def guarded(simulator: ASGIApp, **auth: Any) -> ProxyApp:
     """The proxy with an allowlist (other tokens: 401 before any upstream call)."""
     values: dict[str, Any] = {
         "allowed_token_sha256": (token_sha256(TOKEN),),
@@ -85,19 +85,19 @@ async def counted_under(app: ProxyApp, *forwarded_for: str) -> str:
     ],
 )
 async def test_the_client_is_the_right_most_untrusted_forwarded_ip_address(
-    simulator: Starlette, forwarded_for: tuple[str, ...], client: str
+    simulator: ASGIApp, forwarded_for: tuple[str, ...], client: str
 ) -> None:
     assert await counted_under(guarded(simulator), *forwarded_for) == client
 
 
-async def test_forwarded_headers_of_an_untrusted_peer_are_ignored(simulator: Starlette) -> None:
+async def test_forwarded_headers_of_an_untrusted_peer_are_ignored(simulator: ASGIApp) -> None:
     app = guarded(simulator, trusted_proxies=())
     assert await counted_under(app, "203.0.113.5") == PEER
     app = guarded(simulator, trusted_proxies=("10.0.0.0/8",))
     assert await counted_under(app, "203.0.113.5") == PEER
 
 
-async def test_a_trusted_range_is_skipped_as_a_hop(simulator: Starlette) -> None:
+async def test_a_trusted_range_is_skipped_as_a_hop(simulator: ASGIApp) -> None:
     app = guarded(simulator, trusted_proxies=("127.0.0.1", "10.0.0.0/8"))
     assert await counted_under(app, "203.0.113.5, 10.1.2.3, 10.9.9.9") == "203.0.113.5"
 
@@ -115,7 +115,7 @@ async def test_the_forwarded_scheme_of_a_trusted_peer_is_believed(
 
 
 async def test_rotating_garbage_forwarded_values_does_not_dodge_the_throttle(
-    simulator: Starlette,
+    simulator: ASGIApp,
 ) -> None:
     async with client_of(guarded(simulator)) as http:
         for n in range(LIMIT):
@@ -125,7 +125,7 @@ async def test_rotating_garbage_forwarded_values_does_not_dodge_the_throttle(
 
 
 async def test_values_that_are_not_addresses_cannot_lock_out_a_real_client(
-    simulator: Starlette,
+    simulator: ASGIApp,
 ) -> None:
     # The throttle counts IPv6 clients per /64 under "2001:db8:1:2::/64": as a forwarded
     # "address", that text would lock out everyone in the block.
@@ -135,7 +135,7 @@ async def test_values_that_are_not_addresses_cannot_lock_out_a_real_client(
         assert (await guess(http, VICTIM)).status_code == 401  # let in, to fail on its own
 
 
-async def test_long_forwarded_values_are_not_kept_or_logged(simulator: Starlette) -> None:
+async def test_long_forwarded_values_are_not_kept_or_logged(simulator: ASGIApp) -> None:
     app = guarded(simulator, failure_limit=1_000)
     values = [f"{n:05d}" + "x" * 60_000 for n in range(200)]  # 12 MB of distinct values
     tracemalloc.start()

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 from structlog.testing import capture_logs
 
 from scim_proxy.http.app import create_app
@@ -57,7 +57,7 @@ async def serve(
 
 @pytest.mark.parametrize("failing", ["http.response.start", "http.response.body"])
 async def test_an_answer_that_could_not_be_sent_settles_the_guard_as_unanswered(
-    simulator: Starlette, failing: str
+    simulator: ASGIApp, failing: str
 ) -> None:
     # A 401 the client never got is no failure of its address; a 200 never delivered
     # proves no token.

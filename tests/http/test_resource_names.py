@@ -6,7 +6,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from scim_proxy.http.middleware.resource_names import canonical_resource_path
+from scim_proxy.http.resource_names import canonical_resource_path
 
 pytestmark = pytest.mark.anyio
 

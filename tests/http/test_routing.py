@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 from structlog.testing import capture_logs
 
 from scim_proxy.http.app import create_app
@@ -148,7 +148,7 @@ async def test_a_path_served_with_other_methods_is_a_scim_405_listing_them(
     assert (event["route"], event["reason"]) == (route, "method_not_allowed")
 
 
-async def test_the_roles_routes_are_absent_when_roles_are_off(simulator: Starlette) -> None:
+async def test_the_roles_routes_are_absent_when_roles_are_off(simulator: ASGIApp) -> None:
     app = create_app(
         proxy_settings().replace("roles", enabled=False),
         upstream_transport=httpx.ASGITransport(app=simulator),

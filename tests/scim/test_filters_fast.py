@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from scim_proxy.directory import DirectoryUser
 from scim_proxy.scim.filters import equality_lookups, parse_filter, same_string, user_name_eq
 from scim_proxy.scim.models import USER_SCHEMA, User
-from scim_proxy.translation.user_mapping import user_resource
+from scim_proxy.translation.user_attributes import user_resource
 from scim_proxy.translation.users import USER_FILTER_ATTRIBUTES, USER_LOOKUP_KEYS
 
 

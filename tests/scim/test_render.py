@@ -12,8 +12,8 @@ from scim2_models import Context
 
 from scim_proxy.directory import DirectoryGroup, DirectoryUser
 from scim_proxy.scim.render import JSON_OPTIONS, dump_resource
-from scim_proxy.translation.group_mapping import group_document, group_resource
-from scim_proxy.translation.user_mapping import user_document, user_documents, user_resource
+from scim_proxy.translation.group_attributes import group_document, group_resource
+from scim_proxy.translation.user_attributes import user_document, user_documents, user_resource
 
 BASE = "https://scim.example.com/scim/v2"
 ids = st.text(alphabet="0123456789abcdef", min_size=24, max_size=24)

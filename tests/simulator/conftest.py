@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from scim_proxy.simulator import (
     RecordedRequest,
@@ -24,7 +24,7 @@ TOKEN_AUTH = {"Authorization": "Token sim-token"}
 class Sim:
     """A simulator app with an authenticated client bound to it."""
 
-    app: Starlette
+    app: ASGIApp
     client: httpx.AsyncClient
 
     @property

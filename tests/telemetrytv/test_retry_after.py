@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 from structlog.testing import capture_logs
 
 from scim_proxy.http.app import create_app
@@ -42,7 +42,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 async def test_each_of_several_consecutive_429s_is_waited_out_for_its_retry_after(
-    simulator: Starlette, sleeps: list[float]
+    simulator: ASGIApp, sleeps: list[float]
 ) -> None:
     inner = httpx.ASGITransport(app=simulator)
     throttled: list[str] = []

@@ -11,7 +11,7 @@ import pytest
 from scim_proxy.http.state import ProxyState
 from scim_proxy.ops.config import Settings
 from scim_proxy.telemetrytv import TelemetryTV
-from scim_proxy.translation.coordination import Coordinator
+from scim_proxy.translation.memberships import Coordinator
 from scim_proxy.translation.role_names import GroupNames
 
 pytestmark = pytest.mark.anyio

@@ -11,10 +11,10 @@ from scim_proxy.directory import DirectoryGroup
 from scim_proxy.scim.errors import ScimError
 from scim_proxy.scim.models import User
 from scim_proxy.scim.payloads import read_patch
-from scim_proxy.scim.role_operations import split_role_operations
+from scim_proxy.scim.roles_in_patch import split_role_operations
 from scim_proxy.telemetrytv import TelemetryTV
 from scim_proxy.translation.role_names import GroupNames
-from scim_proxy.translation.role_patch import RoleChange, RoleStep, role_steps
+from scim_proxy.translation.role_steps import RoleChange, RoleStep, role_steps
 from scim_proxy.translation.roles import _Resolver
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"

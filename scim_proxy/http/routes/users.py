@@ -19,7 +19,7 @@ from ...scim.payloads import (
     read_resource,
     read_user_creation,
 )
-from ...scim.role_operations import echoed_group_ids, split_role_operations, without_roles
+from ...scim.roles_in_patch import echoed_group_ids, split_role_operations, without_roles
 from ...translation.roles import UserRoles
 from ...translation.users import UserProvisioning
 from ..body import read_json_object

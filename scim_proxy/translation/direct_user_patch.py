@@ -12,7 +12,7 @@ changes; for anything else it answers ``None`` and the PATCH keeps the read:
 ``userName`` changes that do not match the new email, unknown core attributes, values
 of the wrong type, and a deactivation when deactivating deletes the user (the answer
 then needs the user as it was). Property tests hold the two paths equal
-(``tests/translation/test_user_patch_equivalence.py``).
+(``tests/translation/test_direct_user_patch_equivalence.py``).
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def _whole_name(value: Any) -> dict[str, str]:
 def _chosen_email(value: Any) -> str:
     """The address of a replaced ``emails`` list: the primary one, else work, else the first.
 
-    The same choice as :func:`~scim_proxy.translation.user_mapping.chosen_email`; a list
+    The same choice as :func:`~scim_proxy.translation.user_attributes.chosen_email`; a list
     with no usable address keeps the current one, which needs the read.
     """
     if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):

@@ -7,8 +7,8 @@ import hashlib
 
 import pytest
 
-from scim_proxy.http.allowlist import TokenAllowlist, token_sha256
-from scim_proxy.http.throttle import BUSY, FailureThrottle, ProvenTokens, client_key
+from scim_proxy.http.auth_guard.allowlist import TokenAllowlist, token_sha256
+from scim_proxy.http.auth_guard.throttle import BUSY, FailureThrottle, ProvenTokens, client_key
 
 
 class Clock:

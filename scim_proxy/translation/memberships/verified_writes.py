@@ -22,14 +22,14 @@ from collections.abc import Collection, Mapping
 
 import structlog
 
-from ..directory import DirectoryUser, UserChanges
-from ..ops.config import GroupSettings
-from ..ops.context import request_stats
-from ..telemetrytv.client import TelemetryTVSession
-from ..telemetrytv.errors import NotFound, UpstreamError
-from .membership_rounds import Snapshot, bounded, incomplete, read_user, stop_if_told_to_wait
-from .user_change import UserChange
-from .user_locks import UserLocks
+from ...directory import DirectoryUser, UserChanges
+from ...ops.config import GroupSettings
+from ...ops.context import request_stats
+from ...telemetrytv.client import TelemetryTVSession
+from ...telemetrytv.errors import NotFound, UpstreamError
+from .change import UserChange
+from .process_locks import UserLocks
+from .rounds import Snapshot, bounded, incomplete, read_user, stop_if_told_to_wait
 
 log = structlog.get_logger("scim_proxy.memberships")
 _jitter = random.Random()  # noqa: S311 - timing jitter, not a secret

@@ -24,7 +24,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
-from ..ops.metrics import AUTH_CLIENTS_FORGOTTEN
+from ...ops.metrics import AUTH_CLIENTS_FORGOTTEN
 
 UNKNOWN_CLIENT = "unknown"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from ..ops.config import Coordination, Settings, coordination_mode
+from ...ops.config import Coordination, Settings, coordination_mode
 from . import redis_locks
+from .process_locks import UserLocks
 from .redis_locks import RedisLocks
-from .user_locks import UserLocks
 
 
 class Coordinator:

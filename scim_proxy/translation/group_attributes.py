@@ -23,7 +23,7 @@ from scim2_models import Meta
 from ..directory import DirectoryGroup, DirectoryUser
 from ..scim import render as scim_render
 from ..scim.models import GROUP_SCHEMA, Group, Member
-from .user_mapping import display_name
+from .user_attributes import display_name
 
 
 def member_entry(user: DirectoryUser, base_url: str) -> Member:

@@ -11,7 +11,7 @@ TelemetryTV.
   ``auth.failure_limit`` of its requests in flight, the next ones wait for a slot (at most
   half their time budget; a SCIM 503 with ``Retry-After`` if none comes free).
 - A throttled client address gets a SCIM 429 with ``Retry-After``. Without an allowlist, a
-  token TelemetryTV accepted before (:class:`~scim_proxy.http.throttle.ProvenTokens`) still
+  token TelemetryTV accepted before (:class:`~.throttle.ProvenTokens`) still
   goes through, so the IdP is not slowed by a stranger sharing its address.
 - With an allowlist, any other token is a 401 here.
 - Every 401 (no or malformed ``Authorization``, not allowed, refused by TelemetryTV) counts
@@ -39,11 +39,11 @@ from ...ops.context import request_stats
 from ...ops.fingerprint import token_fingerprint
 from ...ops.metrics import AUTH_REFUSALS
 from ...scim.errors import ScimError
-from ..allowlist import TokenAllowlist, token_sha256
 from ..auth import token_from_header, token_not_allowed
 from ..routes import health
 from ..state import proxy_state_of
-from ..throttle import BUSY, FailureThrottle, ProvenTokens, client_key
+from .allowlist import TokenAllowlist, token_sha256
+from .throttle import BUSY, FailureThrottle, ProvenTokens, client_key
 
 log = structlog.get_logger("scim_proxy.auth")
 

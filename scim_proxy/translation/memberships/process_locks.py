@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from ..ops.config import MAX_REQUEST_BUDGET_SECONDS
+from ...ops.config import MAX_REQUEST_BUDGET_SECONDS
 
 
 class UserLocks:

@@ -28,7 +28,7 @@ from scim_proxy.scim.models import USER_READ_ONLY, User
 from scim_proxy.scim.payloads import read_patch
 from scim_proxy.simulator import SimulatorSettings, SimulatorStore, create_simulator_app
 from scim_proxy.telemetrytv.client import TelemetryTV
-from scim_proxy.translation.user_patch import direct_changes
+from scim_proxy.translation.direct_user_patch import direct_changes
 from scim_proxy.translation.users import UserProvisioning
 from tests.conftest import TOKEN, UPSTREAM, fixture, proxy_settings
 

@@ -7,15 +7,15 @@ from types import SimpleNamespace
 import pytest
 
 from scim_proxy.ops.config import MAX_REQUEST_BUDGET_SECONDS
-from scim_proxy.translation import user_locks
-from scim_proxy.translation.user_locks import UserLocks
+from scim_proxy.translation.memberships import process_locks
+from scim_proxy.translation.memberships.process_locks import UserLocks
 
 
 def test_a_write_is_remembered_for_as_long_as_the_longest_request_may_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     now = [1000.0]
-    monkeypatch.setattr(user_locks, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(process_locks, "time", SimpleNamespace(monotonic=lambda: now[0]))
     locks = UserLocks()
     locks.wrote("early")
     # A request with the largest budget read "early" before that write, and writes now.

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.types import ASGIApp
 from structlog.testing import capture_logs
 
 from scim_proxy.http.app import build_upstream
@@ -22,12 +22,11 @@ from scim_proxy.ops.config import Coordination, Settings
 from scim_proxy.scim.errors import ScimError
 from scim_proxy.simulator import SimulatorSettings, SimulatorStore
 from scim_proxy.telemetrytv.errors import NotFound
-from scim_proxy.translation.coordination import Coordinator
-from scim_proxy.translation.memberships import MembershipWriter
-from scim_proxy.translation.redis_locks import LOCK_PREFIX, RedisLocks
+from scim_proxy.translation.memberships import Coordinator, MembershipWriter
+from scim_proxy.translation.memberships.redis_locks import LOCK_PREFIX, RedisLocks
 from tests.conftest import TOKEN, proxy_settings
 from tests.redis_server import RedisServer
-from tests.translation.memberships import groups_of, seeded_user_and_groups
+from tests.translation.memberships.seeding import groups_of, seeded_user_and_groups
 
 pytestmark = pytest.mark.anyio
 
@@ -50,7 +49,7 @@ def settings(request: pytest.FixtureRequest, redis_server: RedisServer) -> Setti
 
 @pytest.fixture
 async def writer(
-    simulator: Starlette, settings: Settings
+    simulator: ASGIApp, settings: Settings
 ) -> AsyncIterator[Callable[..., MembershipWriter]]:
     """Makes writers; each call is a new process (own locks) unless ``replica`` repeats."""
     coordinators: dict[int, Coordinator] = {}
@@ -126,7 +125,7 @@ async def test_concurrent_changes_of_one_user_from_two_replicas_all_land(
 class FailingWrites(httpx.AsyncBaseTransport):
     """The simulator, except that every user write answers 503."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.inner = httpx.ASGITransport(app=app)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -137,7 +136,7 @@ class FailingWrites(httpx.AsyncBaseTransport):
 
 async def test_a_change_that_cannot_be_put_in_place_raises_a_scim_error(
     writer: Writers,
-    simulator: Starlette,
+    simulator: ASGIApp,
     store: SimulatorStore,
     user_and_groups: tuple[str, list[str]],
 ) -> None:
@@ -174,7 +173,7 @@ async def test_a_cancelled_change_releases_its_redis_lock(
 class WriteThenTimeOut(httpx.AsyncBaseTransport):
     """The simulator applies every user write, but its reply never comes back in time."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.inner = httpx.ASGITransport(app=app)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -187,7 +186,7 @@ class WriteThenTimeOut(httpx.AsyncBaseTransport):
 @pytest.mark.parametrize("settings", ["redis"], indirect=True)
 async def test_a_write_of_unknown_outcome_is_an_error_and_keeps_the_lock_until_it_expires(
     writer: Writers,
-    simulator: Starlette,
+    simulator: ASGIApp,
     redis_server: RedisServer,
     user_and_groups: tuple[str, list[str]],
 ) -> None:
@@ -203,7 +202,7 @@ async def test_a_write_of_unknown_outcome_is_an_error_and_keeps_the_lock_until_i
         assert 0 < await redis.pttl(lock) <= 30_000
 
 
-async def test_a_request_reaches_the_writer_of_its_process(proxy: Starlette) -> None:
+async def test_a_request_reaches_the_writer_of_its_process(proxy: ASGIApp) -> None:
     scope = {
         "type": "http",
         "app": proxy,
@@ -220,7 +219,7 @@ async def test_a_request_reaches_the_writer_of_its_process(proxy: Starlette) -> 
 class LockStolenOnRead(httpx.AsyncBaseTransport):
     """The simulator; while a user is read, every lock in Redis vanishes (expiry, a restart)."""
 
-    def __init__(self, app: Starlette, redis_url: str) -> None:
+    def __init__(self, app: ASGIApp, redis_url: str) -> None:
         self.inner = httpx.ASGITransport(app=app)
         self.redis_url = redis_url
 
@@ -235,7 +234,7 @@ class LockStolenOnRead(httpx.AsyncBaseTransport):
 @pytest.mark.parametrize("settings", ["redis"], indirect=True)
 async def test_a_lock_lost_before_the_write_hands_the_change_to_verify(
     writer: Writers,
-    simulator: Starlette,
+    simulator: ASGIApp,
     store: SimulatorStore,
     redis_server: RedisServer,
     user_and_groups: tuple[str, list[str]],

@@ -22,11 +22,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from ..directory import DirectoryUser, UserChanges
-from ..ops.config import GroupSettings
-from ..ops.context import request_stats
-from ..telemetrytv.client import TelemetryTVSession
-from ..telemetrytv.errors import (
+from ...directory import DirectoryUser, UserChanges
+from ...ops.config import GroupSettings
+from ...ops.context import request_stats
+from ...telemetrytv.client import TelemetryTVSession
+from ...telemetrytv.errors import (
     BadResponse,
     NotFound,
     ServerError,
@@ -34,10 +34,10 @@ from ..telemetrytv.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
-from .membership_rounds import Snapshot, bounded, incomplete, read_user, stop_if_told_to_wait
+from .change import UserChange
+from .process_locks import UserLocks
 from .redis_locks import CoordinationUnavailable, HeldLock, LockBusy, LockLost, RedisLocks
-from .user_change import UserChange
-from .user_locks import UserLocks
+from .rounds import Snapshot, bounded, incomplete, read_user, stop_if_told_to_wait
 
 Outcome = DirectoryUser | NotFound
 

@@ -40,8 +40,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError, LockNotOwnedError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..ops.config import MAX_REQUEST_BUDGET_SECONDS
-from ..ops.context import request_stats
+from ...ops.config import MAX_REQUEST_BUDGET_SECONDS
+from ...ops.context import request_stats
 
 log = structlog.get_logger("scim_proxy.coordination")
 T = TypeVar("T")

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ..directory import DirectoryUser
-from ..scim.errors import ScimError
-from ..telemetrytv.client import TelemetryTVSession
-from ..telemetrytv.errors import CircuitOpen, RateLimited, UpstreamError
-from .errors import scim_error_for
+from ...directory import DirectoryUser
+from ...scim.errors import ScimError
+from ...telemetrytv.client import TelemetryTVSession
+from ...telemetrytv.errors import CircuitOpen, RateLimited, UpstreamError
+from ..errors import scim_error_for
 from .redis_locks import HeldLock
 
 T = TypeVar("T")

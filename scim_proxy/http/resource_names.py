@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.types import Scope
 
-from ..state import SCIM_PREFIX
+from .state import SCIM_PREFIX
 
 _PREFIX = SCIM_PREFIX + "/"
 _NAMES = (

@@ -14,19 +14,17 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 from structlog.testing import capture_logs
 
 from scim_proxy.http.app import build_upstream
 from scim_proxy.ops.config import Coordination, Settings
 from scim_proxy.simulator import SimulatorSettings, SimulatorStore
-from scim_proxy.translation import redis_locks
-from scim_proxy.translation.coordination import Coordinator
-from scim_proxy.translation.memberships import MembershipWriter
-from scim_proxy.translation.redis_locks import LOCK_PREFIX
+from scim_proxy.translation.memberships import Coordinator, MembershipWriter, redis_locks
+from scim_proxy.translation.memberships.redis_locks import LOCK_PREFIX
 from tests.conftest import TOKEN, proxy_settings
 from tests.redis_server import RedisServer
-from tests.translation.memberships import groups_of, seeded_user_and_groups
+from tests.translation.memberships.seeding import groups_of, seeded_user_and_groups
 
 pytestmark = pytest.mark.anyio
 
@@ -57,7 +55,7 @@ async def coordinator(settings: Settings) -> AsyncIterator[Coordinator]:
 
 
 @pytest.fixture
-def writer(simulator: Starlette, settings: Settings, coordinator: Coordinator) -> Writers:
+def writer(simulator: ASGIApp, settings: Settings, coordinator: Coordinator) -> Writers:
     """Makes writers of this one process (one per request), optionally through a transport."""
 
     def make(transport: httpx.AsyncBaseTransport | None = None) -> MembershipWriter:
@@ -124,7 +122,7 @@ async def test_a_lock_taken_while_validating_is_kept_apart_from_a_fallback_in_th
 class WritesWhenOpened(httpx.AsyncBaseTransport):
     """The simulator; user writes wait until ``opened`` is set."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.inner = httpx.ASGITransport(app=app)
         self.writing = asyncio.Event()
         self.opened = asyncio.Event()
@@ -139,7 +137,7 @@ class WritesWhenOpened(httpx.AsyncBaseTransport):
 async def test_a_validated_push_waits_for_a_fallback_writing_the_same_user_in_the_process(
     writer: Writers,
     coordinator: Coordinator,
-    simulator: Starlette,
+    simulator: ASGIApp,
     store: SimulatorStore,
     redis_server: RedisServer,
     user_and_groups: tuple[str, list[str]],
@@ -172,7 +170,7 @@ class UndoneAfterWrite(httpx.AsyncBaseTransport):
     """The simulator; just after the first user write, an older write lands (one sent
     earlier in ``verify`` mode whose reply timed out), undoing it."""
 
-    def __init__(self, app: Starlette, store: SimulatorStore, old_groups: list[str]) -> None:
+    def __init__(self, app: ASGIApp, store: SimulatorStore, old_groups: list[str]) -> None:
         self.inner = httpx.ASGITransport(app=app)
         self.store = store
         self.old_groups = old_groups
@@ -190,7 +188,7 @@ class UndoneAfterWrite(httpx.AsyncBaseTransport):
 async def test_after_a_fallback_the_process_verifies_its_locked_writes_for_a_while(
     writer: Writers,
     coordinator: Coordinator,
-    simulator: Starlette,
+    simulator: ASGIApp,
     store: SimulatorStore,
     user_and_groups: tuple[str, list[str]],
 ) -> None:
@@ -225,7 +223,7 @@ async def test_without_a_recent_fallback_a_locked_write_is_not_read_back(
 class HangAfterWrite(httpx.AsyncBaseTransport):
     """The simulator applies a user write, but its reply never comes (until cancelled)."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.inner = httpx.ASGITransport(app=app)
         self.sent = asyncio.Event()
 
@@ -239,7 +237,7 @@ class HangAfterWrite(httpx.AsyncBaseTransport):
 
 async def test_a_change_cancelled_after_its_write_was_sent_leaves_its_lock_to_expire(
     writer: Writers,
-    simulator: Starlette,
+    simulator: ASGIApp,
     store: SimulatorStore,
     redis_server: RedisServer,
     user_and_groups: tuple[str, list[str]],

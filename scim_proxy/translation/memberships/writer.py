@@ -34,15 +34,17 @@ from collections.abc import Collection, Iterable, Mapping
 
 import structlog
 
-from ..directory import DirectoryUser
-from ..ops.config import Coordination, GroupSettings
-from ..ops.metrics import COORDINATION_FALLBACKS
-from ..scim.errors import invalid_value
-from ..telemetrytv.client import TelemetryTVSession
-from ..telemetrytv.errors import NotFound, UpstreamError
-from .coordination import Coordinator
+from ...directory import DirectoryUser
+from ...ops.config import Coordination, GroupSettings
+from ...ops.metrics import COORDINATION_FALLBACKS
+from ...scim.errors import invalid_value
+from ...telemetrytv.client import TelemetryTVSession
+from ...telemetrytv.errors import NotFound, UpstreamError
+from .change import UserChange
+from .coordinator import Coordinator
 from .locked_writes import LockedWrites
-from .membership_rounds import (
+from .redis_locks import CoordinationUnavailable, HeldLock, LockLost
+from .rounds import (
     MembershipIncomplete,
     Snapshot,
     bounded,
@@ -50,8 +52,6 @@ from .membership_rounds import (
     read_user,
     stop_if_told_to_wait,
 )
-from .redis_locks import CoordinationUnavailable, HeldLock, LockLost
-from .user_change import UserChange
 from .verified_writes import VerifiedWrites
 
 log = structlog.get_logger("scim_proxy.memberships")
