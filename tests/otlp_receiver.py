@@ -60,6 +60,7 @@ class OtlpReceiver:
         self.hang = hang
         self.bodies: list[bytes] = []
         self.paths: list[str] = []
+        self.headers: list[dict[str, str]] = []
         self.held = threading.Event()
         """Set once an export is being held without an answer (``hang``)."""
         self.holding = 0
@@ -72,6 +73,7 @@ class OtlpReceiver:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 receiver.paths.append(self.path)
+                receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
                 receiver.bodies.append(body)
                 if receiver.hang:
                     receiver.holding += 1

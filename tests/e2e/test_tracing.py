@@ -7,17 +7,21 @@ the receiver got is decoded with opentelemetry-proto's message classes.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import socket
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
+import uvicorn
 from starlette.types import ASGIApp
 from structlog.testing import capture_logs
 
+from scim_proxy.http.app import create_app
 from scim_proxy.http.pipeline import ProxyApp
-from scim_proxy.ops.config import Coordination, Settings
+from scim_proxy.ops.config import Coordination, Settings, TransportKind
 from scim_proxy.ops.spans import Tracing
 from scim_proxy.simulator import SimulatorSettings, SimulatorStore
 from tests.conftest import TOKEN
@@ -281,8 +285,6 @@ async def test_a_refusal_of_the_open_breaker_has_its_span(
     settings = traced_settings(settings.replace("upstream", breaker_failures=1, retry_attempts=1))
     tracing = start(settings)
     down = httpx.MockTransport(lambda request: httpx.Response(500, json={"error": "down"}))
-    from scim_proxy.http.app import create_app
-
     app = create_app(settings, upstream_transport=down, tracing=tracing)
     async for http in client_of(app):
         failed = await http.get("/Users/0000000000000000000000ff")
@@ -454,3 +456,44 @@ async def test_no_token_password_or_personal_value_reaches_the_collector(
     # The exported spans do say what happened, without the values.
     reasons = {s.attributes.get("scim_proxy.reason") for s in spans if s.kind == SERVER}
     assert {"telemetrytv_conflict", "token_refused_by_telemetrytv"} <= reasons
+
+
+async def test_the_traceparent_reaches_telemetrytv_over_the_production_transport(
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: OtlpReceiver,
+    settings: Settings,
+    upstream: HeaderRecorder,
+    store: SimulatorStore,
+) -> None:
+    # aiohttp, pooled, to an upstream named by host name as production names TelemetryTV.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(upstream, lifespan="off", log_level="warning", access_log=False)
+    )
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    clean_otel_environment(monkeypatch, receiver.endpoint)
+    settings = traced_settings(
+        settings.replace(
+            "upstream", base_url=f"http://localhost:{port}", transport=TransportKind.aiohttp
+        )
+    )
+    tracing = start(settings)
+    app = create_app(settings, tracing=tracing)  # its own aiohttp transport, as serve builds
+    try:
+        user_id = _a_user(store)
+        async for http in client_of(app):
+            for _ in range(2):  # the second over the pooled connection
+                assert (await http.get(f"/Users/{user_id}")).status_code == 200
+    finally:
+        await app.aclose()
+        server.should_exit = True
+        await serving
+        sock.close()
+    attempts = receiver.named("GET /users/{id}")
+    assert [a.attributes["server.address"] for a in attempts] == ["localhost", "localhost"]
+    sent = sorted(_parent(headers) for _, headers in upstream.requests)
+    assert sent == sorted((a.trace_id, a.span_id, True) for a in attempts)
+    assert len({trace_id for trace_id, _, _ in sent}) == 2  # one trace per request
