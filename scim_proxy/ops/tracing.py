@@ -13,7 +13,9 @@ runs exactly as with tracing off.
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -101,7 +103,53 @@ def start_tracing(settings: Settings) -> Tracing | None:
         return None
     from .spans import Tracing
 
+    _quiet_sdk_messages()
     return Tracing.from_environment(
         include_values=settings.logging.include_values,
         flush_seconds=settings.tracing.flush_seconds,
     )
+
+
+class _SdkMessages(logging.Handler):
+    """The OpenTelemetry SDK's own messages (a failed export, a full span queue) as
+    ``tracing_sdk_message`` events, each kind at most once per ``EVERY`` seconds.
+
+    Left to Python's last-resort handler they would be plain-text lines on stderr, and a
+    hung collector would make one per span dropped, written on the request's own path (the
+    queue is checked as a span ends): a log pipe slow to drain could then slow requests.
+    """
+
+    EVERY = 60.0
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self._last: dict[str, float] = {}
+        self._repeated: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Log the message unless one of its kind was logged within ``EVERY`` seconds."""
+        kind = f"{record.name}:{record.msg}"  # the message's template, not its values
+        now = time.monotonic()
+        last = self._last.get(kind)
+        if last is not None and now - last < self.EVERY:
+            self._repeated[kind] = self._repeated.get(kind, 0) + 1
+            return
+        if len(self._last) >= 256:  # templates are few; bounded all the same
+            self._last.clear()
+            self._repeated.clear()
+        self._last[kind] = now
+        log.log(
+            record.levelno,
+            "tracing_sdk_message",
+            logger=record.name,
+            message=record.getMessage()[:300],
+            repeated_since_last=self._repeated.pop(kind, 0),
+        )
+
+
+def _quiet_sdk_messages() -> None:
+    """Route the ``opentelemetry`` loggers' messages through :class:`_SdkMessages` (once)."""
+    sdk = logging.getLogger("opentelemetry")
+    if not any(isinstance(handler, _SdkMessages) for handler in sdk.handlers):
+        sdk.addHandler(_SdkMessages())
+        sdk.propagate = False

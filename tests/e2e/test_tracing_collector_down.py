@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from starlette.types import ASGIApp
+from structlog.testing import capture_logs
 
 from scim_proxy.http.pipeline import ProxyApp
 from scim_proxy.ops.config import Settings
@@ -119,6 +120,8 @@ async def test_a_dead_or_hanging_collector_changes_no_answer_and_holds_no_reques
     # Hanging: an export is held first, then every request is answered while it is.
     clean_otel_environment(monkeypatch, hanging.endpoint)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "600")  # the exporter keeps waiting
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "4")  # soon full: spans are dropped
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "1")
     stuck = start(settings)
     app = traced_app(settings, simulator, stuck)
     async for http in client_of(app):
@@ -126,7 +129,12 @@ async def test_a_dead_or_hanging_collector_changes_no_answer_and_holds_no_reques
     exporting = threading.Thread(target=stuck.force_flush, daemon=True)
     exporting.start()
     assert hanging.held.wait(timeout=60), "the export never reached the collector"
-    assert await _answers(app, requests) == expected
+    with capture_logs() as logs:
+        assert await _answers(app, requests) == expected
+    # Dozens of spans were dropped; the SDK's complaint is one event, not one per span.
+    complaints = [e for e in logs if e["event"] == "tracing_sdk_message"]
+    assert len(complaints) == 1, complaints
+    assert "Queue full" in complaints[0]["message"]
     # Every answer came while the collector still held the export and the exporter still
     # waited for it: the requests did not wait for the exporter.
     assert hanging.holding == 1
