@@ -25,6 +25,7 @@ from .request_facts import idp
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
+    from opentelemetry.util.types import AttributeValue
 
     from ..ops.spans import Tracing
 
@@ -55,9 +56,11 @@ class TracedRequest:
     def end(self, scope: Scope, status: int, stats: RequestStats) -> dict[str, str]:
         """End the span with the request's outcome; its ids, for the ``request`` event."""
         span = self._span
-        span.set_attribute("http.response.status_code", status)
-        span.set_attribute("scim_proxy.idp", idp(scope))
-        span.set_attribute("scim_proxy.upstream_calls", stats.upstream_calls)
+        attributes: dict[str, AttributeValue] = {
+            "http.response.status_code": status,
+            "scim_proxy.idp": idp(scope),
+            "scim_proxy.upstream_calls": stats.upstream_calls,
+        }
         for name, value in (
             ("scim_proxy.resource", stats.resource),
             ("scim_proxy.operation", stats.operation),
@@ -65,9 +68,10 @@ class TracedRequest:
             ("scim_proxy.reason", stats.error_reason if status >= 400 else None),
         ):
             if value is not None:
-                span.set_attribute(name, value)
+                attributes[name] = value
         if stats.quirks:
-            span.set_attribute("scim_proxy.quirks", stats.quirks)
+            attributes["scim_proxy.quirks"] = stats.quirks
+        span.set_attributes(attributes)  # one call: the SDK takes its lock once
         if status >= 500:
             # A server span fails on 5xx only: a 4xx is the client's (semantic conventions).
             self._tracing.failed(span, stats.error_reason or str(status))
@@ -85,7 +89,7 @@ def trace_request(tracing: Tracing, scope: Scope, stats: RequestStats) -> Traced
     stats.tracing = tracing
     method: str = scope["method"]
     known = method in _KNOWN_METHODS
-    attributes: dict[str, str] = {
+    attributes: dict[str, AttributeValue] = {
         "http.request.method": method if known else "_OTHER",
         "url.scheme": scope.get("scheme", "http"),
     }

@@ -324,10 +324,14 @@ def _end_attempt_span(
     tracing: Tracing, span: Span, status: int | None, wait: float, honoured: bool
 ) -> None:
     """End an attempt's span: its answer, or the failure that left it without one."""
-    span.set_attribute("scim_proxy.wait_before_ms", round(wait * 1000, 1))
-    span.set_attribute("scim_proxy.retry_after_honoured", honoured)
+    attributes: dict[str, float | bool | int] = {
+        "scim_proxy.wait_before_ms": round(wait * 1000, 1),
+        "scim_proxy.retry_after_honoured": honoured,
+    }
     if status is not None:
-        span.set_attribute("http.response.status_code", status)
+        attributes["http.response.status_code"] = status
+    span.set_attributes(attributes)
+    if status is not None:
         if status >= 400:
             tracing.failed(span, str(status))
     else:
