@@ -497,3 +497,47 @@ async def test_the_traceparent_reaches_telemetrytv_over_the_production_transport
     sent = sorted(_parent(headers) for _, headers in upstream.requests)
     assert sent == sorted((a.trace_id, a.span_id, True) for a in attempts)
     assert len({trace_id for trace_id, _, _ in sent}) == 2  # one trace per request
+
+
+async def test_each_attempt_of_a_retried_call_is_a_client_span_with_its_wait(
+    monkeypatch: pytest.MonkeyPatch, receiver: OtlpReceiver, settings: Settings, simulator: ASGIApp
+) -> None:
+    # The first attempt gets no answer, the second a 429 with Retry-After, the third the
+    # simulator's answer.
+    clean_otel_environment(monkeypatch, receiver.endpoint)
+    settings = traced_settings(settings)
+    tracing = start(settings)
+    real = httpx.ASGITransport(app=simulator)
+    attempts = 0
+
+    async def flaky(request: httpx.Request) -> httpx.Response:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise httpx.ConnectError("refused", request=request)
+        if attempts == 2:
+            return httpx.Response(429, headers={"Retry-After": "0"}, json={"error": "slow down"})
+        return await real.handle_async_request(request)
+
+    app = create_app(settings, upstream_transport=httpx.MockTransport(flaky), tracing=tracing)
+    async for http in client_of(app):
+        response = await http.get("/Users?count=1")
+    assert response.status_code == 200
+    await app.aclose()
+    [server] = receiver.named("GET /scim/v2/Users")
+    spans = sorted(receiver.named("GET /users"), key=lambda s: s.attributes["scim_proxy.attempt"])
+    assert [s.attributes["scim_proxy.attempt"] for s in spans] == [1, 2, 3]
+    assert [s.attributes.get("http.request.resend_count") for s in spans] == [None, 1, 2]
+    assert all(s.parent_span_id == server.span_id for s in spans)
+    first, second, third = spans
+    assert (first.status_code, first.attributes["error.type"]) == (STATUS_ERROR, "ConnectionFailed")
+    assert "http.response.status_code" not in first.attributes
+    assert second.attributes["error.type"] == "429"
+    # The backoff before the second (0.01-0.02 s here), the Retry-After before the third.
+    assert second.attributes["scim_proxy.wait_before_ms"] > 0
+    assert second.attributes["scim_proxy.retry_after_honoured"] is False
+    assert third.attributes["scim_proxy.retry_after_honoured"] is True
+    assert third.attributes["http.response.status_code"] == 200
+    # Every attempt of the request (the roles' group listing too) is one CLIENT span.
+    clients = [s for s in receiver.spans() if s.kind == CLIENT]
+    assert server.attributes["scim_proxy.upstream_calls"] == len(clients)

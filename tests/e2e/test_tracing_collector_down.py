@@ -134,7 +134,7 @@ async def test_a_dead_or_hanging_collector_changes_no_answer_and_holds_no_reques
     # Dozens of spans were dropped; the SDK's complaint is one event, not one per span.
     complaints = [e for e in logs if e["event"] == "tracing_sdk_message"]
     assert len(complaints) == 1, complaints
-    assert "Queue full" in complaints[0]["message"]
+    assert "full" in complaints[0]["message"].lower()  # the queue's: the words vary by release
     # Every answer came while the collector still held the export and the exporter still
     # waited for it: the requests did not wait for the exporter.
     assert hanging.holding == 1
