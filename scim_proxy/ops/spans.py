@@ -86,7 +86,8 @@ class LockSpans:
             self._hold = self._tracing.start("membership.lock.hold", self._attributes)
 
     def not_taken(self, outcome: str) -> None:
-        """The wait ended without the lock: ``busy``, ``redis_unavailable``, ``cancelled``."""
+        """The wait ended without the lock: ``busy``, ``redis_unavailable``, ``cancelled``,
+        ``error``."""
         if self._wait is not None:
             self._wait.set_attribute("scim_proxy.lock.outcome", outcome)
             if outcome != "busy":

@@ -139,7 +139,9 @@ async def test_a_dead_or_hanging_collector_changes_no_answer_and_holds_no_reques
     # waited for it: the requests did not wait for the exporter.
     assert hanging.holding == 1
     assert exporting.is_alive()
-    # Shutting down gives up on the hung collector after tracing.flush_seconds.
-    await app.aclose()
+    # Shutting down gives up on the hung collector after tracing.flush_seconds, and says so.
+    with capture_logs() as logs:
+        await app.aclose()
+    assert [e["event"] for e in logs].count("trace_flush_incomplete") == 1
     assert exporting.is_alive()
     assert hanging.holding == 1

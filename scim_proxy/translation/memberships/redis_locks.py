@@ -283,9 +283,9 @@ class RedisLocks:
             if spans is not None:
                 spans.not_taken("redis_unavailable")
             raise self.failed(exc) from exc
-        except BaseException:
+        except BaseException as exc:
             if spans is not None:
-                spans.not_taken("cancelled")
+                spans.not_taken("cancelled" if isinstance(exc, asyncio.CancelledError) else "error")
             raise
         self._succeeded()
         if spans is not None:
