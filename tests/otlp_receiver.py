@@ -107,6 +107,12 @@ class OtlpReceiver:
         self._thread.start()
         return self
 
+    def answer_from_now(self) -> None:
+        """Stop hanging: a held export's connection closes unanswered, later ones are
+        answered (the exporter's retry then succeeds and its thread ends)."""
+        self.hang = False
+        self._release.set()
+
     def stop(self) -> None:
         """Let any held export go (its connection closed unanswered) and stop serving."""
         self._release.set()

@@ -116,6 +116,8 @@ async def test_a_dead_or_hanging_collector_changes_no_answer_and_holds_no_reques
     assert await _answers(app, requests) == expected
     assert dead.force_flush()  # the export fails; the flush still returns
     await app.aclose()
+    assert dead._closing is not None
+    assert dead._closing.wait(60)
 
     # Hanging: an export is held first, then every request is answered while it is.
     clean_otel_environment(monkeypatch, hanging.endpoint)
@@ -145,3 +147,10 @@ async def test_a_dead_or_hanging_collector_changes_no_answer_and_holds_no_reques
     assert [e["event"] for e in logs].count("trace_flush_incomplete") == 1
     assert exporting.is_alive()
     assert hanging.holding == 1
+    # Let the collector answer, so no exporter thread outlives the test (and logs into
+    # another test's captured events).
+    hanging.answer_from_now()
+    exporting.join(timeout=60)
+    assert not exporting.is_alive()
+    assert stuck._closing is not None
+    assert stuck._closing.wait(60)
