@@ -5,7 +5,9 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY scim_proxy ./scim_proxy
-RUN pip install --no-cache-dir --prefix=/install .
+# With the otel extra: traces are exported once OTEL_EXPORTER_OTLP_ENDPOINT is set
+# (docs/operations.md, "Traces"); without it, the variables would only log a warning.
+RUN pip install --no-cache-dir --prefix=/install ".[otel]"
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin scimproxy

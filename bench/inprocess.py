@@ -2,6 +2,7 @@
 
     python -m bench.inprocess                 # CPU µs per request, proxy and forwarder
     python -m bench.inprocess --profile get   # cProfile of one operation (proxy only)
+    python -m bench.inprocess --tracing       # the proxy exporting traces (default sampler)
 
 Both apps (the proxy with default settings, bench/forwarder.py) are called as ASGI apps
 directly, their upstream calls answered by one replaying transport: each distinct upstream
@@ -20,6 +21,8 @@ import cProfile
 import io
 import os
 import pstats
+import socket
+import subprocess
 import sys
 import time
 from typing import Any
@@ -29,6 +32,14 @@ import orjson
 
 TOKEN = "bench-token"
 UPSTREAM = "http://telemetrytv.bench"
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class Body(httpx.AsyncByteStream):
@@ -113,13 +124,14 @@ async def call(app: Any, method: str, path: str, body: bytes = b"") -> tuple[int
     return status, b"".join(chunks)
 
 
-def build(users: int) -> tuple[Any, Any]:
+def build(users: int, tracing: bool = False) -> tuple[Any, Any]:
     """The proxy, the forwarder (both on one replaying upstream) and the operations."""
     os.environ["FORWARDER_UPSTREAM"] = UPSTREAM
     from bench import forwarder
     from scim_proxy.http.app import create_app
     from scim_proxy.ops.config import Settings
     from scim_proxy.ops.logging import configure_logging
+    from scim_proxy.ops.tracing import start_tracing
     from scim_proxy.simulator import SimulatorSettings, create_simulator_app
 
     # The request events are written as in production, then discarded.
@@ -130,7 +142,11 @@ def build(users: int) -> tuple[Any, Any]:
     forwarder.UPSTREAM = UPSTREAM
     forwarder.http = httpx.AsyncClient(transport=replay)
     settings = Settings().replace("upstream", base_url=UPSTREAM)
-    proxy = create_app(settings, upstream_transport=replay)
+    # With --tracing, OTEL_EXPORTER_OTLP_ENDPOINT points at bench/otlp_sink.py (its own
+    # process): the spans' export, in the SDK's thread, counts in this process's CPU.
+    proxy = create_app(
+        settings, upstream_transport=replay, tracing=start_tracing(settings) if tracing else None
+    )
     return proxy, forwarder.app
 
 
@@ -140,12 +156,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", default=None, help="get, eq, page, post")
+    parser.add_argument(
+        "--tracing", action="store_true", help="export traces to a local collector stand-in"
+    )
     args = parser.parse_args(argv)
-    return asyncio.run(_main(args))
+    if not args.tracing:
+        return asyncio.run(_main(args))
+    port = free_port()
+    sink = subprocess.Popen([sys.executable, "-m", "bench.otlp_sink", "--port", str(port)])
+    try:
+        os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{port}"
+        # Room for every span of a round: none dropped, so all of them are paid for.
+        os.environ.setdefault("OTEL_BSP_MAX_QUEUE_SIZE", "100000")
+        return asyncio.run(_main(args))
+    finally:
+        sink.terminate()
+        sink.wait()
 
 
 async def _main(args: argparse.Namespace) -> int:
-    proxy, fwd = build(300)
+    proxy, fwd = build(300, tracing=args.tracing)
     status, body = await call(proxy, "GET", "/scim/v2/Users?count=2")
     user = orjson.loads(body)["Resources"][1]
     user_id, email = user["id"], user["userName"]
@@ -187,6 +217,9 @@ async def _main(args: argparse.Namespace) -> int:
                 started = time.process_time()
                 for _ in range(args.requests):
                     await call(app, method, path, body)
+                if app is proxy and proxy.tracing is not None:
+                    # The spans' export, counted with the requests that made them.
+                    proxy.tracing.force_flush()
                 per = (time.process_time() - started) / args.requests * 1e6
                 best[label] = min(best.get(label, per), per)
         sys.__stdout__.write(

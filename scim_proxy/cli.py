@@ -18,6 +18,7 @@ from .ops.lifecycle import (
     log_startup,
 )
 from .ops.logging import configure_logging
+from .ops.tracing import announce_tracing, start_tracing
 from .serving import freeze_startup_objects, serve_workers, uvicorn_config, warn_if_insecure
 from .simulator.deviations import DEVIATIONS
 from .simulator.faults import FAULT_KINDS
@@ -49,16 +50,24 @@ def serve(args: argparse.Namespace) -> int:
     configure_logging(settings.logging)
     log_startup(settings, source)
     warn_if_insecure(settings)
+    announce_tracing(settings)
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; a clean
     # drain is a clean exit.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     if settings.server.workers > 1:
         return serve_workers(settings, args.config)
-    app = create_app(settings)
+    tracing = start_tracing(settings)
+    app = create_app(settings, tracing=tracing)
     config = uvicorn_config(app, settings.server.host, settings.server.port, settings)
     # As each of several workers does (serving.app_from_environment).
     freeze_startup_objects()
-    DrainLoggingServer(config).run()
+    try:
+        DrainLoggingServer(config).run()
+    finally:
+        if tracing is not None:
+            # The lifespan's shutdown flushed already; this covers a start-up that failed
+            # after spans were made (a no-op otherwise, never a second wait).
+            tracing.close()
     return 0
 
 

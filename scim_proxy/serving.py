@@ -69,11 +69,14 @@ def app_from_environment() -> object:
     from .ops.config import load_settings
     from .ops.logging import configure_logging
     from .ops.metrics import forget_this_worker
+    from .ops.tracing import start_tracing
 
     settings = load_settings()
     configure_logging(settings.logging)
     atexit.register(forget_this_worker)
-    app = answered_tracking(create_app(settings), worker_limits())
+    # Each worker its own tracer, flushed by its own lifespan's shutdown (the supervisor
+    # announced tracing once, beside startup).
+    app = answered_tracking(create_app(settings, tracing=start_tracing(settings)), worker_limits())
     freeze_startup_objects()
     return app
 

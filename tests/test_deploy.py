@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from scim_proxy.http.app import create_app
 from scim_proxy.ops import metrics
 from scim_proxy.ops.config import ConfigError, Settings, load_settings
+from scim_proxy.ops.tracing import turned_on_by
 
 DEPLOY = Path(__file__).parents[1] / "deploy"
 
@@ -247,3 +249,40 @@ def test_the_edge_holds_header_blocks_to_what_the_proxy_accepts() -> None:
     assert _size(size) <= server.max_header_bytes
     assert int(data["client-header-timeout"]) <= server.header_timeout_seconds
     assert int(data["client-body-timeout"]) <= server.body_timeout_seconds
+
+
+def _commented_tracing_env() -> list[dict[str, Any]]:
+    """The manifest's commented-out tracing variables, uncommented."""
+    text = (DEPLOY / "kubernetes" / "deployment.yaml").read_text()
+    block = [
+        line.replace("# ", "", 1)
+        for line in text.splitlines()
+        if re.match(r"\s+# (- name: OTEL_|  value|  valueFrom|    secretKeyRef|      )", line)
+    ]
+    entries: list[dict[str, Any]] = yaml.safe_load(textwrap.dedent("\n".join(block)))
+    return entries
+
+
+def test_tracing_is_off_as_deployed_and_the_commented_variables_turn_it_on() -> None:
+    # As shipped, nothing is exported (no collector is assumed); uncommented, the
+    # endpoint variable turns tracing on, at an OTLP/HTTP port.
+    [container] = _manifests()["Deployment"]["spec"]["template"]["spec"]["containers"]
+    deployed = _env(container)
+    assert turned_on_by(Settings(), deployed) == []
+    assert deployed["OTEL_SERVICE_NAME"] == "scim-proxy"
+    commented = {e["name"]: e for e in _commented_tracing_env()}
+    assert set(commented) == {
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER_ARG",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+    }
+    endpoint = commented["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"]
+    assert endpoint.endswith(":4318")
+    on = {**deployed, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}
+    assert turned_on_by(Settings(), on) == ["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    # A collector's key comes from a Secret, never a literal.
+    assert "value" not in commented["OTEL_EXPORTER_OTLP_HEADERS"]
+    assert commented["OTEL_EXPORTER_OTLP_HEADERS"]["valueFrom"]["secretKeyRef"]["name"] == (
+        "scim-proxy"
+    )

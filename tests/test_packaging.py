@@ -27,6 +27,21 @@ def test_the_image_is_slim_non_root_healthchecked_and_serves() -> None:
     assert "/healthz" in dockerfile
     assert 'ENTRYPOINT ["scim-proxy", "serve"]' in dockerfile
     assert "SCIM_PROXY_SERVER_HOST=0.0.0.0" in dockerfile
+    # Traces need only the standard OTEL_* variables in a container, not a rebuild.
+    assert re.search(r"^RUN pip install .*\.\[otel\]", dockerfile, re.MULTILINE)
+
+
+def test_the_test_extra_brings_the_otel_extra() -> None:
+    # scripts/test installs .[test]: the tracing tests export through the SDK.
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert {re.split(r"[<>=]", d)[0] for d in extras["otel"]} == {
+        "opentelemetry-api",
+        "opentelemetry-sdk",
+        "opentelemetry-exporter-otlp-proto-http",
+    }
+    assert "scim-proxy[otel]" in extras["test"]
 
 
 def test_the_console_script_and_module_entry_point_exist() -> None:

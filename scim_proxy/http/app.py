@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -17,6 +18,9 @@ from .pipeline import ProxyApp
 from .routes import discovery, groups, health, roles, unsupported, users
 from .routing import RouteTable
 from .state import SCIM_PREFIX, ProxyState
+
+if TYPE_CHECKING:
+    from ..ops.spans import Tracing
 
 
 def build_upstream(
@@ -55,18 +59,22 @@ def create_app(
     *,
     upstream_transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time.monotonic,
+    tracing: Tracing | None = None,
 ) -> ProxyApp:
     """The scim-proxy ASGI app.
 
     ``upstream_transport`` lets tests send upstream calls somewhere else (the simulator
     in-process, a respx mock) while every other part stays as in production; ``clock``
-    is what failed-authentication throttling measures its windows with.
+    is what failed-authentication throttling measures its windows with; ``tracing``, the
+    process's tracer (``ops.tracing.start_tracing``), which the app flushes and closes at
+    shutdown; ``None``: no traces.
     """
     settings = settings or Settings()
     proxy = ProxyState(
         settings=settings,
         upstream=build_upstream(settings, upstream_transport),
         coordinator=Coordinator(settings),
+        tracing=tracing,
     )
     scim = [*users.routes, *groups.routes, *unsupported.routes, *discovery.routes]
     if settings.roles.enabled:

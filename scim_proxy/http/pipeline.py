@@ -6,7 +6,8 @@
    fed ``auth.trusted_proxies``) takes ``X-Forwarded-For``/``-Proto`` from trusted peers;
    a forwarded address that is not an IP address is replaced by the peer's own;
 2. the path made clean and canonical (``//`` and a trailing ``/`` go; ``/users`` is
-   ``/Users``), the request id, the request's bookkeeping opened;
+   ``/Users``), the request id, the request's bookkeeping opened (and, when traces are
+   exported, its SERVER span: ``request_tracing.py``);
 3. on every path but health and metrics, the auth guard (allowlist, failed-auth
    throttling), before routing;
 4. routing (``routing.py``), then the endpoint with a Starlette ``Request``; a
@@ -41,6 +42,7 @@ from ..scim.errors import ScimError
 from .auth_guard.guard import UNGUARDED, Admission, AuthGuard
 from .errors import internal_error, not_routed, render_scim_error
 from .request_facts import PEER, idp, normalise_path, reject_non_ip_forwarded_client, request_id
+from .request_tracing import trace_request
 from .resource_names import canonicalise_resource_name
 from .routing import RouteTable
 from .state import ProxyState
@@ -69,6 +71,7 @@ class ProxyApp:
         )
         self.budget = settings.server.request_budget_seconds
         self.include_values = settings.logging.include_values
+        self.tracing = proxy.tracing  # None unless traces are exported: the one check
         trusted = list(settings.auth.trusted_proxies)
         self._http: ASGIApp = self.serve
         if trusted:
@@ -104,10 +107,13 @@ class ProxyApp:
                 return
 
     async def aclose(self) -> None:
-        """Close the upstream pool and the membership coordinator (the lifespan's shutdown)."""
+        """Close the upstream pool and the membership coordinator, flush the spans not yet
+        exported (the lifespan's shutdown)."""
         proxy: ProxyState = self.state.proxy
         await proxy.upstream.aclose()
         await proxy.coordinator.aclose()
+        if self.tracing is not None:
+            await self.tracing.aclose()
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         """One HTTP request, from its first byte read to its ``request`` event."""
@@ -127,6 +133,7 @@ class ProxyApp:
         guard = self.guard
         admitted: Admission | None = None  # let through by the guard: settled once answered
         template: str | None = None  # the route's path template, for the log
+        traced = None if self.tracing is None else trace_request(self.tracing, scope, stats)
         IN_FLIGHT.inc()
         try:
             response: Response | None = None
@@ -145,6 +152,8 @@ class ProxyApp:
                 if route is not None:
                     template = route.path
                     scope["path_params"] = found.params  # request.path_params
+                    if traced is not None:
+                        traced.routed(scope["method"], template)
                 if route is None or found.allowed:
                     response = render_scim_error(not_routed(scope["method"], path, found.allowed))
                 else:
@@ -182,6 +191,8 @@ class ProxyApp:
                 # What the client was told, so a refusal is explained in the logs too.
                 extra["detail"] = logged_detail(stats, self.include_values)
                 extra["reason"] = stats.error_reason
+            if traced is not None:  # trace_id and span_id join the event to its trace
+                extra.update(traced.end(scope, status, stats))
             log.log(
                 level,
                 "request",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.types import Scope
@@ -17,6 +18,9 @@ from ..translation.memberships import Coordinator, MembershipWriter
 from ..translation.role_names import GroupNames
 from .auth import token_from_header
 
+if TYPE_CHECKING:
+    from ..ops.spans import Tracing
+
 SCIM_PREFIX = "/scim/v2"
 
 
@@ -28,6 +32,8 @@ class ProxyState:
     upstream: TelemetryTV
     coordinator: Coordinator
     """How membership writers coordinate (``groups.coordination``), with its locks."""
+    tracing: Tracing | None = None
+    """The process's tracer when traces are exported (``ops/tracing.py``), else None."""
     group_names: GroupNames = field(init=False)
     """Kept listings of group names for users' roles (``[roles] names_cache_seconds``)."""
     limits: RequestLimits = field(init=False)

@@ -9,6 +9,10 @@ from __future__ import annotations
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .spans import Tracing
 
 
 @dataclass(slots=True)
@@ -39,6 +43,9 @@ class RequestStats:
     """That detail without personal values, when it holds some."""
     error_reason: str | None = None
     """A short code telling errors of one status apart (``no_authorization_header``...)."""
+    tracing: Tracing | None = None
+    """The process's tracer while this request is traced (``ops/tracing.py``), else None:
+    the one check a place that makes spans looks at."""
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (``None`` without one)."""

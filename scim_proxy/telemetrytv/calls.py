@@ -9,6 +9,7 @@ operations themselves (users, user groups) live in ``client.py``.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from ..ops.context import request_stats, take_next_attempt_wait
 from ..ops.metrics import UPSTREAM_CALLS, UPSTREAM_LATENCY, child
 from .errors import (
     BadResponse,
+    CircuitOpen,
     ConnectionFailed,
     InvalidRequest,
     NotFound,
@@ -36,6 +38,9 @@ from .transport import provably_unsent
 from .wire import decode_json, error_from_response
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
+    from ..ops.spans import Tracing
     from .client import TelemetryTV
 
 log = structlog.get_logger("scim_proxy.upstream")
@@ -124,13 +129,25 @@ class SessionCalls:
             remaining = stats.remaining()
             if remaining is not None and remaining <= 0:
                 raise UpstreamTimeout("the request's time budget is used up", request_sent=False)
-            probing = adapter.breaker.before_call()
+            try:
+                probing = adapter.breaker.before_call()
+            except CircuitOpen as refusal:
+                if stats.tracing is not None:
+                    _trace_refusal(stats.tracing, adapter, refusal, method, template)
+                raise
             stats.upstream_calls += 1
             if attempt_number > 1:
                 stats.upstream_retries += 1
             try:
                 answer = await self._exchange(
-                    method, path, template, params, content, remaining, attempt_number
+                    method,
+                    path,
+                    template,
+                    params,
+                    content,
+                    remaining,
+                    attempt_number,
+                    stats.tracing,
                 )
             except UpstreamUnavailable as exc:
                 adapter.breaker.record_failure()
@@ -196,11 +213,19 @@ class SessionCalls:
         content: bytes | None,
         remaining: float | None,
         attempt_number: int,
+        tracing: Tracing | None,
     ) -> Answer:
-        """One HTTP exchange, as an upstream error when no answer came back."""
+        """One HTTP exchange, as an upstream error when no answer came back (and, when the
+        request is traced, a CLIENT span whose ``traceparent`` the request carries)."""
         adapter = self._adapter
         started = time.perf_counter()
         status: int | None = None
+        span = None
+        headers = self._request_headers
+        if tracing is not None:
+            span = _attempt_span(tracing, adapter, method, template, path, params, attempt_number)
+            headers = headers.copy()
+            tracing.inject(headers, span)
         try:
             await self._acquire_slot(remaining)
             try:
@@ -215,7 +240,7 @@ class SessionCalls:
                 if params:
                     url += "?" + urlencode(params)
                 try:
-                    request = build_request(method, url, self._request_headers, content, timeout)
+                    request = build_request(method, url, headers, content, timeout)
                 except httpx.InvalidURL:
                     # Only a value from the client can make the URL invalid: a lookup by
                     # an email or a name past httpx's URL length limit. Nothing was sent.
@@ -249,6 +274,7 @@ class SessionCalls:
             stats.upstream_ms += elapsed * 1000
             # A first attempt answered 2xx is summed up in the request's own event
             # (upstream_calls, upstream_ms); failed and retried attempts keep theirs.
+            wait, honoured = 0.0, False
             if attempt_number > 1 or status is None or not 200 <= status < 300:
                 wait, honoured = take_next_attempt_wait()
                 log.info(
@@ -262,3 +288,72 @@ class SessionCalls:
                     wait_before_ms=round(wait * 1000, 1),
                     retry_after_honoured=honoured,
                 )
+            if tracing is not None and span is not None:
+                _end_attempt_span(tracing, span, status, wait, honoured)
+
+
+def _attempt_span(
+    tracing: Tracing,
+    adapter: TelemetryTV,
+    method: str,
+    template: str,
+    path: str,
+    params: Mapping[str, Any] | None,
+    attempt_number: int,
+) -> Span:
+    """The CLIENT span of one upstream attempt, named ``METHOD template``."""
+    # The path holds only ids (the adapter refuses any other character in one); a query
+    # may hold an email or a group name, a personal value.
+    url = adapter.base_url + path
+    if params and tracing.include_values:
+        url += "?" + urlencode(params)
+    attributes: dict[str, str | int] = {
+        "http.request.method": method,
+        "url.template": template,
+        "url.full": url,
+        "server.address": adapter.server_address,
+        "server.port": adapter.server_port,
+        "scim_proxy.attempt": attempt_number,
+    }
+    if attempt_number > 1:
+        attributes["http.request.resend_count"] = attempt_number - 1
+    return tracing.start_client(f"{method} {template}", attributes)
+
+
+def _end_attempt_span(
+    tracing: Tracing, span: Span, status: int | None, wait: float, honoured: bool
+) -> None:
+    """End an attempt's span: its answer, or the failure that left it without one."""
+    attributes: dict[str, float | bool | int] = {
+        "scim_proxy.wait_before_ms": round(wait * 1000, 1),
+        "scim_proxy.retry_after_honoured": honoured,
+    }
+    if status is not None:
+        attributes["http.response.status_code"] = status
+    span.set_attributes(attributes)
+    if status is not None:
+        if status >= 400:
+            tracing.failed(span, str(status))
+    else:
+        # No answer: the exception on its way out of the attempt (its type only; its text
+        # may quote TelemetryTV or a value).
+        failure = sys.exc_info()[1]
+        tracing.failed(span, type(failure).__name__ if failure is not None else "unknown")
+    span.end()
+
+
+def _trace_refusal(
+    tracing: Tracing, adapter: TelemetryTV, refusal: CircuitOpen, method: str, template: str
+) -> None:
+    """A span for a call the open circuit breaker refused: no attempt was made."""
+    span = tracing.start(
+        "upstream.breaker.refused",
+        {
+            "http.request.method": method,
+            "url.template": template,
+            "scim_proxy.breaker.state": adapter.breaker.state.value,
+            "scim_proxy.retry_in_seconds": round(refusal.retry_after, 3),
+        },
+    )
+    tracing.failed(span, "CircuitOpen")
+    span.end()

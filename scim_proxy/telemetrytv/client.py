@@ -121,6 +121,10 @@ class TelemetryTV:
             connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
         ).as_dict()
         """Each phase's timeout, as a request's ``timeout`` extension."""
+        url = httpx.URL(self.base_url)
+        self.server_address = url.host
+        self.server_port = url.port or (443 if url.scheme == "https" else 80)
+        """TelemetryTV's host and port, for the upstream attempts' spans."""
 
     def session(self, token: str) -> TelemetryTVSession:
         """A session acting with ``token`` for the length of one inbound request."""

@@ -203,6 +203,29 @@ class LoggingSettings:
     """Log personal values (the filter text) for debugging; off: names and hashes only."""
 
 
+class TracingMode(StrEnum):
+    """Whether OpenTelemetry traces are exported (docs/operations.md, "Traces")."""
+
+    auto = "auto"
+    """On when ``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set."""
+
+    on = "on"
+    """On, also without those variables: to the SDK's default, ``http://localhost:4318``."""
+
+    off = "off"
+    """Off, whatever the variables say."""
+
+
+@dataclass(frozen=True)
+class TracingSettings:
+    """``[tracing]``: OpenTelemetry traces; everything else is the standard ``OTEL_*``."""
+
+    mode: TracingMode = TracingMode.auto
+    flush_seconds: float = 3.0
+    """At shutdown, how long the spans not yet exported may take to leave; a collector
+    slower than that loses them (the process stops on time)."""
+
+
 @dataclass(frozen=True)
 class AuthSettings:
     """``[auth]``: which tokens are let in, and throttling of failed authentication."""
@@ -246,6 +269,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    tracing: TracingSettings = field(default_factory=TracingSettings)
 
     def replace(self, section: str, **values: Any) -> Settings:
         """A copy with some keys of one section changed, validated again."""

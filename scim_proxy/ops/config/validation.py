@@ -167,6 +167,11 @@ def validate(settings: Settings) -> None:
             + ", ".join(_LOG_LEVELS)
         )
     _validate_auth(settings.auth)
+    if not 0 < settings.tracing.flush_seconds <= 60:
+        raise ConfigError(
+            f"tracing.flush_seconds = {settings.tracing.flush_seconds} is not valid: use "
+            "0 < seconds <= 60 (within the pod's termination grace, after the drain)"
+        )
 
 
 def _validate_auth(auth: AuthSettings) -> None:

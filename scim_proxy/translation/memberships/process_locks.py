@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from ...ops.config import MAX_REQUEST_BUDGET_SECONDS
+from ...ops.context import request_stats
 
 
 class UserLocks:
@@ -62,10 +63,16 @@ class UserLocks:
             return
         lock, users = self._locks.get(user_id, (asyncio.Lock(), 0))
         self._locks[user_id] = (lock, users + 1)
+        tracing = request_stats().tracing
+        spans = None if tracing is None else tracing.lock_spans("process", user_id, waits=wait)
         try:
             async with lock:
+                if spans is not None:
+                    spans.taken()
                 yield True
         finally:
+            if spans is not None:
+                spans.released()
             lock, users = self._locks[user_id]
             if users == 1:
                 del self._locks[user_id]

@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
@@ -42,6 +42,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ...ops.config import MAX_REQUEST_BUDGET_SECONDS
 from ...ops.context import request_stats
+
+if TYPE_CHECKING:
+    from ...ops.spans import LockSpans
 
 log = structlog.get_logger("scim_proxy.coordination")
 T = TypeVar("T")
@@ -116,9 +119,11 @@ class HeldLock:
         lock: Lock,
         renew_every: float,
         retrying: Callable[[Callable[[], Awaitable[object]]], Awaitable[object]],
+        spans: LockSpans | None = None,
     ) -> None:
         self._lock = lock
         self._retrying = retrying
+        self._spans = spans
         self.lost = False
         """Set when renewing the lock failed: another writer may have taken it since."""
         self.kept = False
@@ -160,6 +165,8 @@ class HeldLock:
         if self.released:
             return
         self.released = True
+        if self._spans is not None:
+            self._spans.released(kept=self.kept, lost=self.lost)
         self._renewer.cancel()
         await asyncio.shield(_refresh(self._lock) if self.kept else _release(self._lock))
 
@@ -268,18 +275,31 @@ class RedisLocks:
         )
         # One token for both tries: a second try finds a lock the first took.
         token = uuid.uuid4().hex
+        tracing = request_stats().tracing
+        spans = None if tracing is None else tracing.lock_spans("redis", user_id, waits=wait)
         try:
             acquired = await self.retrying(lambda: lock.acquire(blocking=wait, token=token))
         except REDIS_ERRORS as exc:
+            if spans is not None:
+                spans.not_taken("redis_unavailable")
             raise self.failed(exc) from exc
+        except BaseException as exc:
+            if spans is not None:
+                spans.not_taken("cancelled" if isinstance(exc, asyncio.CancelledError) else "error")
+            raise
         self._succeeded()
+        if spans is not None:
+            if acquired:
+                spans.taken()
+            else:
+                spans.not_taken("busy")
         if not acquired:
             if wait:
                 raise LockBusy(
                     f"another change to this user held its lock for {self.wait_seconds:g} s"
                 )
             return None
-        return HeldLock(lock, self.lock_seconds / 3, self.retrying)
+        return HeldLock(lock, self.lock_seconds / 3, self.retrying, spans)
 
     @asynccontextmanager
     async def hold(self, user_id: str) -> AsyncIterator[HeldLock]:

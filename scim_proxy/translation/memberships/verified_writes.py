@@ -128,7 +128,18 @@ class VerifiedWrites:
     async def settle(self) -> None:
         """Wait for writes that may have read before ours to land (``settle_seconds``)."""
         # Jitter keeps writers that collided from colliding again in step.
-        await asyncio.sleep(self.settings.settle_seconds * (1 + _jitter.random()))
+        seconds = self.settings.settle_seconds * (1 + _jitter.random())
+        tracing = request_stats().tracing
+        if tracing is None:
+            await asyncio.sleep(seconds)
+            return
+        span = tracing.start(
+            "membership.verify.settle", {"scim_proxy.settle_seconds": round(seconds, 3)}
+        )
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            span.end()
 
     def time_for_another_round(self) -> bool:
         """Whether a settle wait and a verification still fit the request's budget."""
