@@ -42,12 +42,17 @@ from .errors import internal_error, not_routed, render_scim_error
 from .middleware.auth_guard import UNGUARDED, Admission, AuthGuard
 from .middleware.resource_names import canonicalise_resource_name
 from .request_facts import PEER, idp, normalise_path, reject_non_ip_forwarded_client, request_id
+from .routes import health
 from .routing import RouteTable
 from .state import ProxyState
 
 log = structlog.get_logger("scim_proxy.request")
 
 _SCIM_HEADERS = (b"content-type", b"application/scim+json")
+
+PROBES = frozenset(route.path for route in health.routes)
+"""``/healthz``, ``/readyz``, ``/metrics``: logged at ``logging.log_probes``' level when
+they succeed."""
 
 
 class ProxyApp:
@@ -69,6 +74,9 @@ class ProxyApp:
         )
         self.budget = settings.server.request_budget_seconds
         self.include_values = settings.logging.include_values
+        # Probes and scrapes come every few seconds: a success is logged at debug unless
+        # logging.log_probes asks for info.
+        self.probe_level = logging.INFO if settings.logging.log_probes else logging.DEBUG
         trusted = list(settings.auth.trusted_proxies)
         self._http: ASGIApp = self.serve
         if trusted:
@@ -175,7 +183,11 @@ class ProxyApp:
             for quirk in stats.quirks:
                 child(QUIRKS, quirk).inc()
             level = (
-                logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+                (logging.INFO if scope["path"] not in PROBES else self.probe_level)
+                if status < 400
+                else logging.WARNING
+                if status < 500
+                else logging.ERROR
             )
             extra = {"filter": stats.filter_text} if self.include_values else {}
             if status >= 400:
