@@ -105,7 +105,7 @@ def verify_wait_detail(settings: Settings) -> str:
     if settings.server.workers == 1:
         # process coordination is refused with several workers: offer it only with one.
         avoid += (
-            ', or, when this is exactly one process and the only one writing to this '
+            ", or, when this is exactly one process and the only one writing to this "
             'TelemetryTV account, groups.coordination = "process"'
         )
     why = (

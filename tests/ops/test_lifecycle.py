@@ -158,7 +158,7 @@ def test_verify_coordination_warns_once_at_start_up_how_to_avoid_the_wait() -> N
     )
     assert "(0.5 s)" in str(workers["detail"])
     assert "groups.redis_url" in str(workers["detail"])
-    assert "coordination = \"process\"" not in str(workers["detail"])
+    assert 'coordination = "process"' not in str(workers["detail"])
 
 
 def test_no_coordination_warning_with_redis_or_process_coordination() -> None:
