@@ -12,6 +12,7 @@ import base64
 import binascii
 import re
 
+from ..ops.reasons import Reason
 from ..scim.errors import ScimError
 
 _TOKEN = re.compile(r"[\x21-\x7e]{1,1024}")
@@ -20,7 +21,7 @@ _TOKEN = re.compile(r"[\x21-\x7e]{1,1024}")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scim-proxy"'}
 
 
-def _unauthorized(detail: str, reason: str) -> ScimError:
+def _unauthorized(detail: str, reason: Reason) -> ScimError:
     return ScimError(401, detail, headers=_CHALLENGE, reason=reason)
 
 

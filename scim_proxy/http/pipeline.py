@@ -9,7 +9,8 @@
    ``/Users``), the request id, the request's bookkeeping opened;
 3. on every path but health and metrics, the auth guard (allowlist, failed-auth
    throttling), before routing;
-4. routing (``routing.py``), then the endpoint with a Starlette ``Request``; a
+4. routing (``routing.py``): the route's resource and operation noted for the log (also
+   for a request the guard refused), then the endpoint with a Starlette ``Request``; a
    ``ScimError`` becomes SCIM Error JSON, no route a SCIM 404 or 405;
 5. the response sent with ``X-Request-ID``; any other exception a SCIM 500 with no
    internal detail;
@@ -43,7 +44,7 @@ from .middleware.auth_guard import UNGUARDED, Admission, AuthGuard
 from .middleware.resource_names import canonicalise_resource_name
 from .request_facts import PEER, idp, normalise_path, reject_non_ip_forwarded_client, request_id
 from .routes import health
-from .routing import RouteTable
+from .routing import Found, RouteTable
 from .state import ProxyState
 
 log = structlog.get_logger("scim_proxy.request")
@@ -144,14 +145,17 @@ class ProxyApp:
                     await guard.wait_turn(admission)
                 if admission.refusal is not None:
                     response = render_scim_error(admission.refusal)
+                    # Refused before routing; the log still names what it addressed.
+                    found = self.routes.find(scope["method"], scope["path"])
+                    template = _note_route(stats, found, scope["method"])
                 else:
                     admitted = admission
             if response is None:
                 path: str = scope["path"]
                 found = self.routes.find(scope["method"], path)
                 route = found.route
+                template = _note_route(stats, found, scope["method"])
                 if route is not None:
-                    template = route.path
                     scope["path_params"] = found.params  # request.path_params
                 if route is None or found.allowed:
                     response = render_scim_error(not_routed(scope["method"], path, found.allowed))
@@ -213,6 +217,20 @@ class ProxyApp:
                 quirks=stats.quirks,
                 **extra,
             )
+
+
+def _note_route(stats: RequestStats, found: Found, method: str) -> str | None:
+    """Note the resource and operation of the route found on the request; its template.
+
+    From the route alone, so that a request refused before its endpoint runs (the auth
+    guard, a 405) is logged and counted with them too.
+    """
+    route = found.route
+    if route is None:
+        return None
+    stats.resource = route.resource
+    stats.operation = route.operations.get(method)
+    return route.path
 
 
 async def _send_internal_error(

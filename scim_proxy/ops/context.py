@@ -72,14 +72,6 @@ def request_stats() -> RequestStats:
     return stats if stats is not None else RequestStats()
 
 
-def note_operation(resource: str, operation: str) -> None:
-    """Record on the current request which SCIM operation it is."""
-    stats = _current.get()
-    if stats is not None:
-        stats.resource = resource
-        stats.operation = operation
-
-
 def note_quirk(name: str) -> None:
     """Record on the current request that an IdP quirk was needed."""
     stats = _current.get()

@@ -72,6 +72,7 @@ def stop_if_told_to_wait(failures: Iterable[object], *, done: int) -> None:
                 "Send the request again after the wait: it converges.",
                 error.scim_type,
                 headers=error.headers,
+                reason=error.reason,
             ) from failure
 
 
@@ -88,6 +89,8 @@ def incomplete(
             f"{pending} are not ({error.detail}). Send the request again: it converges.",
             error.scim_type,
             headers=error.headers,
+            # TelemetryTV's failure says why, as it would for any other request.
+            reason=error.reason,
         )
     else:
         result = MembershipIncomplete(
@@ -95,6 +98,7 @@ def incomplete(
             f"Membership update incomplete: {done} of {total} changes are in place; "
             f"{pending} {why}. Send the request again: it converges.",
             headers={"Retry-After": "5"},
+            reason="membership_incomplete",
         )
     result.__cause__ = failure
     return result

@@ -204,6 +204,7 @@ class UserRoles:
                     "last member: removing the role would lock every administrator out, so the "
                     "request is refused and nothing was changed. Grant the role to another "
                     "user first.",
+                    reason="builtin_admin_group",
                 )
 
     async def put_in_place(
@@ -264,6 +265,7 @@ class UserRoles:
             "Send the request again to finish: it converges.",
             error.scim_type,
             headers=error.headers,
+            reason=error.reason,
         )
 
 
@@ -294,7 +296,8 @@ class _Resolver:
             raise invalid_value(
                 f"Role {ref[:100]!r} matches {len(matches)} TelemetryTV user groups of that "
                 "name: send the group id as the role value (GET /Roles lists them), or "
-                "rename one of the groups."
+                "rename one of the groups.",
+                "ambiguous_role",
             )
         return matches[0] if matches else None
 
@@ -311,7 +314,8 @@ class _Resolver:
             raise invalid_value(
                 f"Unknown role(s) {shown}: no TelemetryTV user group has that id or exact "
                 "name. In Entra, set each app role's value to a TelemetryTV group name; in "
-                "Okta, import the roles again (GET /Roles lists them). Nothing was changed."
+                "Okta, import the roles again (GET /Roles lists them). Nothing was changed.",
+                "unknown_role",
             )
         return [g for g in (self._one(r) for r in refs) if g is not None]
 

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from ...ops.context import request_stats
 from ...ops.metrics import render
+from ...ops.reasons import Reason
 from ...scim.errors import ScimError
 from ...telemetrytv.failures import FailureKind, failure_kind
 from ..responses import json_response
@@ -22,7 +23,7 @@ from ..state import proxy_state
 READY_CACHE_SECONDS = 5.0
 """How long a reachability result is reused: probes come every few seconds."""
 
-_cache: dict[str, tuple[float, bool, str, str | None]] = {}
+_cache: dict[str, tuple[float, bool, str, Reason | None]] = {}
 
 
 async def healthz(request: Request) -> Response:
@@ -30,7 +31,7 @@ async def healthz(request: Request) -> Response:
     return json_response({"status": "ok"})
 
 
-async def _reachable(base_url: str, verify: bool) -> tuple[bool, str, str | None]:
+async def _reachable(base_url: str, verify: bool) -> tuple[bool, str, Reason | None]:
     """Whether TelemetryTV's host resolves and accepts a connection (and a TLS handshake):
     the check's text, and when it failed the ``reason`` code its request event logs."""
     cached = _cache.get(base_url)
@@ -46,6 +47,7 @@ async def _reachable(base_url: str, verify: bool) -> tuple[bool, str, str | None
         if not verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
+    result: tuple[bool, str, Reason | None]
     try:
         async with asyncio.timeout(3):
             _, writer = await asyncio.open_connection(host, port, ssl=context)
@@ -55,7 +57,9 @@ async def _reachable(base_url: str, verify: bool) -> tuple[bool, str, str | None
     except (OSError, TimeoutError, ssl.SSLError) as exc:
         # Named as an operator names it (connection refused, DNS or TLS failure, timeout).
         kind = failure_kind(exc)
-        reason = "telemetrytv_timeout" if kind is FailureKind.timeout else "telemetrytv_unreachable"
+        reason: Reason = (
+            "telemetrytv_timeout" if kind is FailureKind.timeout else "telemetrytv_unreachable"
+        )
         result = (False, f"cannot reach {host}:{port} ({kind.value})", reason)
     _cache[base_url] = (time.monotonic(), *result)
     return result
