@@ -26,6 +26,7 @@ from scim2_models.path.expressions import (
 )
 
 from .errors import ScimError, invalid_filter
+from .filter_errors import filter_problem, unencodable_problem
 
 MAX_FILTER_LENGTH = 4096
 """A filter longer than this is refused before parsing."""
@@ -56,14 +57,16 @@ def parse_filter(
     try:
         parsed: ScimFilter[Any] = ScimFilter[model](text)  # type: ignore[valid-type]
     except InvalidFilterException as exc:
-        raise invalid_filter(f"The filter is not valid: {exc.detail}", "invalid_filter") from exc
+        shown, logged = filter_problem(text, exc)
+        error = invalid_filter(f"The filter is not valid {shown}", "invalid_filter")
+        error.log_detail = f"The filter is not valid {logged}"
+        raise error from exc
     except (ValueError, TypeError, RecursionError) as exc:
-        raise invalid_filter(
-            "The filter is not valid SCIM filter syntax", "invalid_filter"
-        ) from exc
+        shown, _ = filter_problem(text, exc)
+        raise invalid_filter(f"The filter is not valid {shown}", "invalid_filter") from exc
     if not _encodable(parsed.ast):
         raise invalid_filter(
-            "The filter holds characters that are not valid Unicode text", "invalid_filter"
+            f"The filter is not valid {unencodable_problem(text)}", "invalid_filter"
         )
     if max_or_terms is not None and (terms := or_terms(parsed.ast)) > max_or_terms:
         raise ScimError(
