@@ -32,7 +32,7 @@ from ..scim.params import ListQuery
 from ..scim.render import dump_resource
 from ..telemetrytv.client import TelemetryTVSession
 from ..telemetrytv.errors import UpstreamError
-from .errors import scim_error_for
+from .errors import upstream_cause
 from .groups import GroupProvisioning
 from .memberships import MembershipIncomplete, MembershipWriter, Snapshot
 from .role_names import GroupNames
@@ -259,10 +259,12 @@ class UserRoles:
             done = sum(g in held for g in adding) + sum(g not in held for g in removing)
             state = f"are not all in place: {done} of {total} are, {total - done} not"
         applied = "The profile changes were applied, but " if profile_applied else ""
+        wait = error.headers.get("Retry-After")
+        again = f" after {wait} seconds" if wait and error.status == 429 else ""
         return MembershipIncomplete(
             error.status,
-            f"{applied}{what} (TelemetryTV group memberships) {state} ({_reason(error)}). "
-            "Send the request again to finish: it converges.",
+            f"{applied}{what} (TelemetryTV group memberships) {state}, because "
+            f"{_reason(error)}; send the request again{again} to finish, it converges",
             error.scim_type,
             headers=error.headers,
             reason=error.reason,
@@ -273,10 +275,10 @@ def _reason(error: ScimError) -> str:
     """Why a membership write failed: TelemetryTV's failure, else the writer's own words."""
     cause = error.__cause__
     if isinstance(cause, UpstreamError):
-        return scim_error_for(cause, resource="User").detail
+        return upstream_cause(cause, resource="User")
     if isinstance(error, MembershipIncomplete):
         return "concurrent changes kept undoing them"
-    return error.detail
+    return error.detail[:1].lower() + error.detail[1:].rstrip(".")
 
 
 class _Resolver:
