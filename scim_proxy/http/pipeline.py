@@ -213,6 +213,7 @@ class ProxyApp:
                 upstream_retries=stats.upstream_retries,
                 upstream_ms=round(stats.upstream_ms, 2),
                 token_fingerprint=stats.token_fingerprint,
+                auth_scheme=stats.auth_scheme,
                 idp=idp(scope),
                 quirks=stats.quirks,
                 **extra,

@@ -31,6 +31,10 @@ class RequestStats:
     """``time.monotonic()`` by which the request must be answered, if it has a budget."""
     token_fingerprint: str | None = None
     """A keyed hash of the request's API token (never the token)."""
+    auth_scheme: str | None = None
+    """How the token came: ``bearer``, ``token`` or ``basic`` (None: no usable header)."""
+    token_source: str | None = None
+    """Which part of the header held the token, in words (``the Basic password``)."""
     filter_text: str | None = None
     """The list request's filter, logged only when values are allowed in logs."""
     error_detail: str | None = None

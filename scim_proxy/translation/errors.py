@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 
+from ..ops.context import request_stats
 from ..scim.errors import ScimError
 from ..telemetrytv.errors import (
     BadResponse,
@@ -91,7 +92,11 @@ def upstream_cause(exc: UpstreamError, *, resource: str = "Resource") -> str:
             cause += f": {text}"
         return f"{cause} ({fields})" if fields else cause
     if isinstance(exc, Unauthorized):
-        return "TelemetryTV refused the API token"
+        # Which part of the header it was, unless the usual Bearer token (Basic: the
+        # password, or the user name when the password is empty).
+        source = request_stats().token_source
+        shown = f" ({source})" if source and source != "the Bearer token" else ""
+        return f"TelemetryTV refused the API token{shown}"
     if isinstance(exc, Forbidden):
         cause = "TelemetryTV refused the operation"
         return f"{cause}: {text}" if text and _adds_to(cause, text) else cause
