@@ -1,4 +1,10 @@
-"""The ``scim-proxy`` command: ``serve``, ``demo``, ``check`` and ``simulator``."""
+"""The ``scim-proxy`` command: ``serve``, ``demo``, ``check``, ``simulator``, ``token-sha256``.
+
+Every command exits quietly, without a traceback: on Ctrl-C with 130 (``check``: its own
+documented codes, 130 among them), and when its standard output's reader goes away
+(``| head -2``) with 141, a server after draining its requests (``stdout_guard.py``);
+``check`` then goes on and cleans up.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ from .ops.logging import configure_logging
 from .serving import freeze_startup_objects, serve_workers, uvicorn_config, warn_if_insecure
 from .simulator.deviations import DEVIATIONS
 from .simulator.faults import FAULT_KINDS
+from .stdout_guard import INTERRUPTED_EXIT, exit_code, guard_stdout, when_stdout_closes
 from .telemetrytv.probe import Finding
 
 
@@ -53,13 +60,16 @@ def serve(args: argparse.Namespace) -> int:
     # drain is a clean exit.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     if settings.server.workers > 1:
-        return serve_workers(settings, args.config)
+        return exit_code(serve_workers(settings, args.config))
     app = create_app(settings)
     config = uvicorn_config(app, settings.server.host, settings.server.port, settings)
     # As each of several workers does (serving.app_from_environment).
     freeze_startup_objects()
-    DrainLoggingServer(config).run()
-    return 0
+    server = DrainLoggingServer(config)
+    # The log's reader is gone (| head): stop as on SIGTERM, draining what is in flight.
+    when_stdout_closes(server.stop)
+    server.run()
+    return exit_code(0)
 
 
 def _flags_given(args: argparse.Namespace) -> list[str]:
@@ -103,7 +113,7 @@ def simulator(args: argparse.Namespace) -> int:
     for name in settings.deviations:
         print(f"deviation {name}: {DEVIATIONS[name]}")
     run_simulator(settings, args.host, args.port)
-    return 0
+    return exit_code(0)
 
 
 def allowlist_finding(digests: Iterable[str], token: str) -> Finding:
@@ -168,7 +178,7 @@ def token_sha256(args: argparse.Namespace) -> int:
         )
         return 2
     print(digest_of(token))
-    return 0
+    return exit_code(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -301,13 +311,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``scim-proxy`` command."""
-    args = build_parser().parse_args(argv)
+    guard_stdout()
     try:
+        args = build_parser().parse_args(argv)
         code: int = args.handler(args)
     except ConfigError as exc:
         configure_logging(LoggingSettings())
         print(f"scim-proxy: configuration error: {naming_variables(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        return 0
+        # Ctrl-C outside a command's own handling (a server re-raises it once drained).
+        if sys.stderr.isatty():
+            print(file=sys.stderr)  # the shell's prompt on a line of its own, after ^C
+        return INTERRUPTED_EXIT
     return code

@@ -144,6 +144,13 @@ class DrainLoggingServer(uvicorn.Server):
             self._signalled_at = time.monotonic()
         super().handle_exit(sig, frame)
 
+    def stop(self) -> None:
+        """Stop as on SIGTERM (draining in-flight requests), for a reason other than a
+        signal: the log's reader went away."""
+        if self._signalled_at is None:
+            self._signalled_at = time.monotonic()
+        self.should_exit = True
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """Stop accepting, drain in-flight requests (uvicorn's own shutdown), log the outcome."""
         started = self._signalled_at or time.monotonic()
