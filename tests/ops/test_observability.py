@@ -28,6 +28,7 @@ OUTCOME_FIELDS = {
     "upstream_retries",
     "upstream_ms",
     "token_fingerprint",
+    "auth_scheme",
     "idp",
     "quirks",
 }
