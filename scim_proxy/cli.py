@@ -1,4 +1,10 @@
-"""The ``scim-proxy`` command: ``serve``, ``demo``, ``check`` and ``simulator``."""
+"""The ``scim-proxy`` command: ``serve``, ``demo``, ``check``, ``simulator``, ``token-sha256``.
+
+Every command exits quietly, without a traceback: on Ctrl-C with 130 (``check``: its own
+documented codes, 130 among them), and when its standard output's reader goes away
+(``| head -2``) with 141, a server after draining its requests (``ops/stdout_guard.py``);
+``check`` then goes on and cleans up.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from .ops.lifecycle import (
     log_startup,
 )
 from .ops.logging import configure_logging
+from .ops.stdout_guard import INTERRUPTED_EXIT, exit_code, guard_stdout, when_stdout_closes
 from .ops.tracing import announce_tracing, start_tracing
 from .serving import freeze_startup_objects, serve_workers, uvicorn_config, warn_if_insecure
 from .simulator.deviations import DEVIATIONS
@@ -55,20 +62,23 @@ def serve(args: argparse.Namespace) -> int:
     # drain is a clean exit.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     if settings.server.workers > 1:
-        return serve_workers(settings, args.config)
+        return exit_code(serve_workers(settings, args.config))
     tracing = start_tracing(settings)
     app = create_app(settings, tracing=tracing)
     config = uvicorn_config(app, settings.server.host, settings.server.port, settings)
     # As each of several workers does (serving.app_from_environment).
     freeze_startup_objects()
+    server = DrainLoggingServer(config)
+    # The log's reader is gone (| head): stop as on SIGTERM, draining what is in flight.
+    when_stdout_closes(server.stop)
     try:
-        DrainLoggingServer(config).run()
+        server.run()
     finally:
         if tracing is not None:
             # The lifespan's shutdown flushed already; this covers a start-up that failed
             # after spans were made (a no-op otherwise, never a second wait).
             tracing.close()
-    return 0
+    return exit_code(0)
 
 
 def _flags_given(args: argparse.Namespace) -> list[str]:
@@ -112,7 +122,7 @@ def simulator(args: argparse.Namespace) -> int:
     for name in settings.deviations:
         print(f"deviation {name}: {DEVIATIONS[name]}")
     run_simulator(settings, args.host, args.port)
-    return 0
+    return exit_code(0)
 
 
 def allowlist_finding(digests: Iterable[str], token: str) -> Finding:
@@ -177,7 +187,7 @@ def token_sha256(args: argparse.Namespace) -> int:
         )
         return 2
     print(digest_of(token))
-    return 0
+    return exit_code(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,13 +320,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``scim-proxy`` command."""
-    args = build_parser().parse_args(argv)
+    guard_stdout()
     try:
+        args = build_parser().parse_args(argv)
         code: int = args.handler(args)
     except ConfigError as exc:
         configure_logging(LoggingSettings())
         print(f"scim-proxy: configuration error: {naming_variables(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        return 0
+        # Ctrl-C outside a command's own handling (a server re-raises it once drained).
+        if sys.stderr.isatty():
+            print(file=sys.stderr)  # the shell's prompt on a line of its own, after ^C
+        return INTERRUPTED_EXIT
     return code

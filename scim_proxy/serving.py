@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import gc
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -21,6 +22,7 @@ import uvicorn
 from .connections import answered_tracking, connection_limits, guarded_protocol, worker_limits
 from .ops.config import CONFIG_ENV, ServerSettings, Settings
 from .ops.metrics import MULTIPROC_ENV
+from .ops.stdout_guard import guard_stdout, when_stdout_closes
 
 _LOOP = "uvloop" if sys.platform != "win32" else "asyncio"
 
@@ -72,6 +74,10 @@ def app_from_environment() -> object:
     from .ops.tracing import start_tracing
 
     settings = load_settings()
+    guard_stdout()
+    # The log's reader is gone (serve --workers N | head): the supervisor stops every
+    # worker as on SIGTERM (one stopping alone would only be started again).
+    when_stdout_closes(lambda: os.kill(os.getppid(), signal.SIGTERM))
     configure_logging(settings.logging)
     atexit.register(forget_this_worker)
     # Each worker its own tracer, flushed by its own lifespan's shutdown (the supervisor

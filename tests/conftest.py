@@ -13,7 +13,7 @@ from starlette.types import ASGIApp
 
 from scim_proxy.http.app import create_app
 from scim_proxy.http.pipeline import ProxyApp
-from scim_proxy.ops.config import Settings
+from scim_proxy.ops.config import LoggingSettings, Settings
 from scim_proxy.ops.logging import configure_logging
 from scim_proxy.simulator import SimulatorSettings, SimulatorStore, create_simulator_app
 from tests.redis_server import RedisServer
@@ -31,6 +31,16 @@ configure_logging(cache=False)
 def anyio_backend() -> str:
     """Run async tests on asyncio (the proxy's production loop is uvloop, also asyncio)."""
     return "asyncio"
+
+
+@pytest.fixture
+def debug_logs() -> Iterator[None]:
+    """Log at debug for the test (a probe's successful request event is debug), then back."""
+    configure_logging(LoggingSettings(level="debug"), cache=False)
+    try:
+        yield
+    finally:
+        configure_logging(cache=False)
 
 
 def fixture(name: str, **values: str) -> Any:

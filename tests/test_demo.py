@@ -26,8 +26,58 @@ def test_a_file_asking_for_workers_gets_one_process_and_a_note(tmp_path: Path) -
     assert settings.logging.format is LogFormat.console
     assert settings.roles.enabled is False  # the rest of the file still applies
     assert notes == [
-        "server.workers = 4 from the configuration is ignored: the demo runs one process"
+        "server.workers = 4 from the configuration is ignored: the demo runs one process",
+        'groups.coordination = "redis" from the configuration is ignored: the demo '
+        "coordinates memberships with its own process's locks (process)",
+        'groups.redis_url = "redis://r:6379/0" from the configuration is ignored: the demo '
+        "coordinates memberships with its own process's locks, without Redis",
     ]
+
+
+def test_the_demo_names_every_setting_of_the_file_it_overrides(tmp_path: Path) -> None:
+    config = tmp_path / "production.toml"
+    config.write_text(
+        '[server]\nhost = "0.0.0.0"\nport = 9000\n'
+        '[upstream]\nbase_url = "https://api.telemetrytv.com"\n'
+        '[logging]\nformat = "json"\n'
+        '[groups]\nredis_url = "redis://:pw@redis:6379/0"\n'
+    )
+    settings, notes = demo_settings(str(config), "127.0.0.1", 8080, SIMULATOR, environ={})
+    assert (settings.server.host, settings.server.port) == ("127.0.0.1", 8080)
+    assert settings.groups.redis_url == ""
+    assert notes == [
+        'server.host = "0.0.0.0" from the configuration is ignored: the demo listens on '
+        "127.0.0.1:8080 (--host, --port)",
+        "server.port = 9000 from the configuration is ignored: the demo listens on "
+        "127.0.0.1:8080 (--host, --port)",
+        'upstream.base_url = "https://api.telemetrytv.com" from the configuration is ignored: '
+        f"the demo's proxy calls its own simulator, {SIMULATOR}",
+        'logging.format = "json" from the configuration is ignored: the demo logs in the '
+        "console format",
+        'groups.redis_url = "redis://redis:6379/0" from the configuration is ignored: the '
+        "demo coordinates memberships with its own process's locks, without Redis",
+    ]
+    assert "pw@" not in repr(notes)
+
+
+def test_a_setting_from_the_environment_is_named_by_its_variable() -> None:
+    environ = {"SCIM_PROXY_SERVER_PORT": "9000", "SCIM_PROXY_LOGGING_FORMAT": "console"}
+    _, notes = demo_settings(None, "127.0.0.1", 8080, SIMULATOR, environ=environ)
+    # The console format is what the demo uses anyway: nothing overridden there.
+    assert notes == [
+        "server.port = 9000 from SCIM_PROXY_SERVER_PORT is ignored: the demo listens on "
+        "127.0.0.1:8080 (--host, --port)"
+    ]
+
+
+def test_a_file_that_agrees_with_the_demo_gets_no_note(tmp_path: Path) -> None:
+    config = tmp_path / "agrees.toml"
+    config.write_text(
+        '[server]\nhost = "127.0.0.1"\nport = 8080\nworkers = 1\n'
+        '[logging]\nformat = "console"\n[groups]\ncoordination = "process"\n'
+    )
+    _, notes = demo_settings(str(config), "127.0.0.1", 8080, SIMULATOR, environ={})
+    assert notes == []
 
 
 def test_workers_from_the_environment_are_overridden_too(monkeypatch: pytest.MonkeyPatch) -> None:

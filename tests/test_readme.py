@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -51,6 +52,12 @@ def test_the_quick_start_curl_commands_work_against_the_demo() -> None:
     assert '"active":false' in result.stdout
     assert '"displayName":"Sales EMEA"' in result.stdout
     assert '"totalResults":1' in result.stdout
+    # Pasted into a terminal, each answer is a line of its own: every curl that prints
+    # one ends it with a newline (the one whose answer becomes $ID is echoed instead).
+    lines = result.stdout.splitlines()
+    assert len(lines) == commands.count("curl "), result.stdout
+    for line in lines:
+        assert line.startswith("created user ") or isinstance(json.loads(line), dict), line
 
 
 def test_the_other_commands_run_as_written_once_the_venv_is_on_path() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..telemetrytv.errors import (
+    BadResponse,
     Conflict,
+    ConnectionFailed,
     Forbidden,
     InvalidRequest,
     NotFound,
@@ -19,8 +21,12 @@ def upstream_detail(exc: UpstreamError) -> str:
     text = exc.message
     if isinstance(exc, InvalidRequest) and exc.fields:
         text += " (" + "; ".join(f"{name}: {why}" for name, why in exc.fields.items()) + ")"
+    if isinstance(exc, ConnectionFailed):
+        return f"could not reach TelemetryTV ({text})"
+    if isinstance(exc, BadResponse):  # what came back: "a body that is not JSON", "status 302"
+        return f"TelemetryTV answered {text}"
     if exc.status is not None:
-        return f"TelemetryTV answered {exc.status}: {text}"
+        return f"TelemetryTV answered {exc.status}" + (f": {text}" if text.strip() else "")
     return text
 
 

@@ -28,7 +28,9 @@ async def read_json_object(request: Request) -> dict[str, Any]:
             return await _read_json_object(request, max_bytes=server.max_body_bytes)
     except TimeoutError:
         raise ScimError(
-            408, f"The request body did not arrive within {server.body_timeout_seconds} seconds"
+            408,
+            f"The request body did not arrive within {server.body_timeout_seconds} seconds",
+            reason="body_timeout",
         ) from None
 
 
@@ -43,6 +45,7 @@ async def _read_json_object(request: Request, *, max_bytes: int) -> dict[str, An
             415,
             "The request body must be JSON: send Content-Type application/scim+json "
             "or application/json",
+            reason="unsupported_media_type",
         )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
@@ -56,17 +59,29 @@ async def _read_json_object(request: Request, *, max_bytes: int) -> dict[str, An
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
-        raise ScimError(400, "The request has no body; a JSON object was expected", "invalidSyntax")
+        raise ScimError(
+            400,
+            "The request has no body; a JSON object was expected",
+            "invalidSyntax",
+            reason="empty_body",
+        )
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise ScimError(
-            400, "The request body is not valid JSON (UTF-8 encoded)", "invalidSyntax"
+            400,
+            "The request body is not valid JSON (UTF-8 encoded)",
+            "invalidSyntax",
+            reason="malformed_json",
         ) from None
     if not isinstance(body, dict):
-        raise ScimError(400, "The request body must be a JSON object", "invalidSyntax")
+        raise ScimError(
+            400, "The request body must be a JSON object", "invalidSyntax", reason="body_not_object"
+        )
     return body
 
 
 def _too_large(max_bytes: int) -> ScimError:
-    return ScimError(413, f"The request body is larger than {max_bytes} bytes")
+    return ScimError(
+        413, f"The request body is larger than {max_bytes} bytes", reason="body_too_large"
+    )

@@ -10,7 +10,8 @@
    exported, its SERVER span: ``request_tracing.py``);
 3. on every path but health and metrics, the auth guard (allowlist, failed-auth
    throttling), before routing;
-4. routing (``routing.py``), then the endpoint with a Starlette ``Request``; a
+4. routing (``routing.py``): the route's resource and operation noted for the log (also
+   for a request the guard refused), then the endpoint with a Starlette ``Request``; a
    ``ScimError`` becomes SCIM Error JSON, no route a SCIM 404 or 405;
 5. the response sent with ``X-Request-ID``; any other exception a SCIM 500 with no
    internal detail;
@@ -44,12 +45,17 @@ from .errors import internal_error, not_routed, render_scim_error
 from .request_facts import PEER, idp, normalise_path, reject_non_ip_forwarded_client, request_id
 from .request_tracing import trace_request
 from .resource_names import canonicalise_resource_name
-from .routing import RouteTable
+from .routes import health
+from .routing import Found, RouteTable
 from .state import ProxyState
 
 log = structlog.get_logger("scim_proxy.request")
 
 _SCIM_HEADERS = (b"content-type", b"application/scim+json")
+
+PROBES = frozenset(route.path for route in health.routes)
+"""``/healthz``, ``/readyz``, ``/metrics``: logged at ``logging.log_probes``' level when
+they succeed."""
 
 
 class ProxyApp:
@@ -72,6 +78,9 @@ class ProxyApp:
         self.budget = settings.server.request_budget_seconds
         self.include_values = settings.logging.include_values
         self.tracing = proxy.tracing  # None unless traces are exported: the one check
+        # Probes and scrapes come every few seconds: a success is logged at debug unless
+        # logging.log_probes asks for info.
+        self.probe_level = logging.INFO if settings.logging.log_probes else logging.DEBUG
         trusted = list(settings.auth.trusted_proxies)
         self._http: ASGIApp = self.serve
         if trusted:
@@ -143,17 +152,22 @@ class ProxyApp:
                     await guard.wait_turn(admission)
                 if admission.refusal is not None:
                     response = render_scim_error(admission.refusal)
+                    # Refused before routing; the log still names what it addressed.
+                    found = self.routes.find(scope["method"], scope["path"])
+                    template = _note_route(stats, found, scope["method"])
+                    if traced is not None and template is not None:
+                        traced.routed(scope["method"], template)
                 else:
                     admitted = admission
             if response is None:
                 path: str = scope["path"]
                 found = self.routes.find(scope["method"], path)
                 route = found.route
+                template = _note_route(stats, found, scope["method"])
                 if route is not None:
-                    template = route.path
                     scope["path_params"] = found.params  # request.path_params
                     if traced is not None:
-                        traced.routed(scope["method"], template)
+                        traced.routed(scope["method"], route.path)
                 if route is None or found.allowed:
                     response = render_scim_error(not_routed(scope["method"], path, found.allowed))
                 else:
@@ -184,7 +198,11 @@ class ProxyApp:
             for quirk in stats.quirks:
                 child(QUIRKS, quirk).inc()
             level = (
-                logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+                (logging.INFO if scope["path"] not in PROBES else self.probe_level)
+                if status < 400
+                else logging.WARNING
+                if status < 500
+                else logging.ERROR
             )
             extra = {"filter": stats.filter_text} if self.include_values else {}
             if status >= 400:
@@ -208,10 +226,25 @@ class ProxyApp:
                 upstream_retries=stats.upstream_retries,
                 upstream_ms=round(stats.upstream_ms, 2),
                 token_fingerprint=stats.token_fingerprint,
+                auth_scheme=stats.auth_scheme,
                 idp=idp(scope),
                 quirks=stats.quirks,
                 **extra,
             )
+
+
+def _note_route(stats: RequestStats, found: Found, method: str) -> str | None:
+    """Note the resource and operation of the route found on the request; its template.
+
+    From the route alone, so that a request refused before its endpoint runs (the auth
+    guard, a 405) is logged and counted with them too.
+    """
+    route = found.route
+    if route is None:
+        return None
+    stats.resource = route.resource
+    stats.operation = route.operations.get(method)
+    return route.path
 
 
 async def _send_internal_error(

@@ -27,13 +27,31 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 _METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
+_OPERATIONS = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
+"""The SCIM operation of a request to a resource route, by method (GET: list or get)."""
+
 
 class Route:
-    """A path (``/Users`` or ``/Users/{user_id}``) served by ``endpoint`` for ``methods``."""
+    """A path (``/Users`` or ``/Users/{user_id}``) served by ``endpoint`` for ``methods``.
 
-    __slots__ = ("endpoint", "head", "methods", "param", "path")
+    ``resource`` names the SCIM resource type the path addresses (``User``), for the
+    request's log event and metrics, known from the route alone: a request refused before
+    its endpoint runs (the auth guard, a 405) is logged with it too. Its operation follows
+    the method (``GET`` is ``list`` on a collection, ``get`` by id; ``POST`` ``create``,
+    ``PUT`` ``replace``...) unless ``operation`` names it.
+    """
 
-    def __init__(self, path: str, endpoint: Endpoint, *, methods: Iterable[str]) -> None:
+    __slots__ = ("endpoint", "head", "methods", "operations", "param", "path", "resource")
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Endpoint,
+        *,
+        methods: Iterable[str],
+        resource: str | None = None,
+        operation: str | None = None,
+    ) -> None:
         if not inspect.iscoroutinefunction(endpoint):
             raise TypeError(f"{path}: endpoints are async functions of a Request")
         self.path = path
@@ -42,6 +60,7 @@ class Route:
         if "GET" in upper:
             upper.add("HEAD")
         self.methods = frozenset(upper)
+        self.resource = resource
         head, _, last = path.rpartition("/")
         if "{" in head or "}" in head:
             raise ValueError(f"{path}: only a last-segment {{name}} parameter is routed")
@@ -55,10 +74,18 @@ class Route:
             raise ValueError(f"{path}: only plain {{name}} parameters are routed")
         else:
             self.head, self.param = path, None
+        read = "list" if self.param is None else "get"
+        self.operations: dict[str, str | None] = {
+            method: None if resource is None else operation or _OPERATIONS.get(method, read)
+            for method in self.methods
+        }
+        """The SCIM operation of a request by method (None without a ``resource``)."""
 
     def under(self, prefix: str) -> Route:
         """The same route served at ``prefix`` + its path."""
-        return Route(prefix + self.path, self.endpoint, methods=self.methods)
+        route = Route(prefix + self.path, self.endpoint, methods=self.methods)
+        route.resource, route.operations = self.resource, self.operations
+        return route
 
     def __repr__(self) -> str:
         return f"Route({self.path!r}, {self.endpoint.__name__}, {sorted(self.methods)})"

@@ -35,6 +35,10 @@ class RequestStats:
     """``time.monotonic()`` by which the request must be answered, if it has a budget."""
     token_fingerprint: str | None = None
     """A keyed hash of the request's API token (never the token)."""
+    auth_scheme: str | None = None
+    """How the token came: ``bearer``, ``token`` or ``basic`` (None: no usable header)."""
+    token_source: str | None = None
+    """Which part of the header held the token, in words (``the Basic password``)."""
     filter_text: str | None = None
     """The list request's filter, logged only when values are allowed in logs."""
     error_detail: str | None = None
@@ -77,14 +81,6 @@ def request_stats() -> RequestStats:
     """The bookkeeping of the current request; a throwaway one outside any request."""
     stats = _current.get()
     return stats if stats is not None else RequestStats()
-
-
-def note_operation(resource: str, operation: str) -> None:
-    """Record on the current request which SCIM operation it is."""
-    stats = _current.get()
-    if stats is not None:
-        stats.resource = resource
-        stats.operation = operation
 
 
 def note_quirk(name: str) -> None:

@@ -60,7 +60,10 @@ def log_startup(settings: Settings, source: Mapping[str, Any]) -> None:
         workers=server.workers,
         upstream_base_url=url_without_credentials(upstream.base_url),
         upstream_auth_scheme=upstream.auth_scheme.value,
-        upstream_tls_verified=not upstream.insecure_skip_tls_verify,
+        # Only an https:// upstream has a certificate to verify (or not).
+        upstream_tls_verified=not upstream.insecure_skip_tls_verify
+        if upstream.base_url.lower().startswith("https://")
+        else None,
         deactivation=settings.users.deactivation.value,
         membership_coordination=coordination.value,
         membership_redis_url=redis_url_for_logs(settings.groups.redis_url)
@@ -75,6 +78,13 @@ def log_startup(settings: Settings, source: Mapping[str, Any]) -> None:
         log_level=settings.logging.level,
         **source,
     )
+    if coordination is Coordination.verify:
+        log.warning(
+            "membership_writes_wait",
+            membership_coordination=coordination.value,
+            settle_seconds=settings.groups.settle_seconds,
+            detail=verify_wait_detail(settings),
+        )
     if not server.public_base_url and not loopback_only(server.host):
         log.warning(
             "public_base_url_unset",
@@ -86,6 +96,29 @@ def log_startup(settings: Settings, source: Mapping[str, Any]) -> None:
                 "the IdP uses (e.g. https://scim.example.com/scim/v2)."
             ),
         )
+
+
+def verify_wait_detail(settings: Settings) -> str:
+    """Why membership writes are slow in ``verify`` coordination, and how to avoid it."""
+    seconds = settings.groups.settle_seconds
+    avoid = "set groups.redis_url (a Redis shared by every process)"
+    if settings.server.workers == 1:
+        # process coordination is refused with several workers: offer it only with one.
+        avoid += (
+            ", or, when this is exactly one process and the only one writing to this "
+            'TelemetryTV account, groups.coordination = "process"'
+        )
+    why = (
+        "groups.coordination = verify"
+        if Coordination(settings.groups.coordination) is Coordination.verify
+        else "no groups.redis_url is set"
+    )
+    return (
+        f"Membership coordination is verify ({why}): every group membership "
+        f"or role write waits groups.settle_seconds ({seconds:g} s) to verify itself, so a "
+        f"one-member group push takes at least that long. To avoid the wait, {avoid} "
+        "(docs/memberships.md)."
+    )
 
 
 def loopback_only(host: str) -> bool:
@@ -110,6 +143,13 @@ class DrainLoggingServer(uvicorn.Server):
         if self._signalled_at is None:
             self._signalled_at = time.monotonic()
         super().handle_exit(sig, frame)
+
+    def stop(self) -> None:
+        """Stop as on SIGTERM (draining in-flight requests), for a reason other than a
+        signal: the log's reader went away."""
+        if self._signalled_at is None:
+            self._signalled_at = time.monotonic()
+        self.should_exit = True
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """Stop accepting, drain in-flight requests (uvicorn's own shutdown), log the outcome."""

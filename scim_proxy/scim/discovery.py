@@ -77,7 +77,16 @@ def service_provider_config(base_url: str, *, max_results: int) -> dict[str, Any
                     "'Authorization: Bearer <token>'."
                 ),
                 primary=True,
-            )
+            ),
+            AuthenticationScheme(
+                type="httpbasic",
+                name="HTTP Basic, the API token as the password",
+                description=(
+                    "Basic with any user name and the TelemetryTV API token as the password "
+                    "(Okta's Basic Auth mode); with an empty password, the user name is the "
+                    "token."
+                ),
+            ),
         ],
         meta=Meta(
             resource_type="ServiceProviderConfig", location=f"{base_url}/ServiceProviderConfig"

@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 from scim2_models import Error, SCIMException
 
+from ..ops.reasons import Reason
+
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
@@ -26,7 +28,7 @@ class ScimError(Exception):
         scim_type: str | None = None,
         *,
         headers: Mapping[str, str] | None = None,
-        reason: str | None = None,
+        reason: Reason,
         log_detail: str | None = None,
     ) -> None:
         super().__init__(detail)
@@ -34,8 +36,9 @@ class ScimError(Exception):
         self.detail = detail
         self.scim_type = scim_type
         self.headers: dict[str, str] = dict(headers or {})
-        self.reason = reason
-        """A short code for logs, telling apart errors of one status (the two 401s)."""
+        self.reason: Reason = reason
+        """Why, as a code from the one table of them (``ops/reasons.py``, docs/logging.md):
+        logged in the request event, telling apart errors of one status."""
         self.log_detail = log_detail
         """``detail`` without personal values, for logs; ``None``: ``detail`` has none."""
 
@@ -51,8 +54,10 @@ class ScimError(Exception):
         return body
 
     @classmethod
-    def from_scim_exception(cls, exc: SCIMException, *, what: str = "A value") -> ScimError:
-        """Adopt an error raised by scim2-models.
+    def from_scim_exception(
+        cls, exc: SCIMException, *, reason: Reason, what: str = "A value"
+    ) -> ScimError:
+        """Adopt an error raised by scim2-models, as a ``reason`` refusal.
 
         Some wrap a pydantic error whose text is not for admins; that error is read
         field by field instead.
@@ -60,14 +65,17 @@ class ScimError(Exception):
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, ValidationError) or "validation error for" in exc.detail:
             if isinstance(cause, ValidationError):
-                return cls.from_validation_error(cause, what=what)
+                return cls.from_validation_error(cause, what=what, reason=reason)
             return cls(
-                400, f"{what} is not valid for its attribute", exc.scim_type or "invalidValue"
+                400,
+                f"{what} is not valid for its attribute",
+                exc.scim_type or "invalidValue",
+                reason=reason,
             )
-        return cls(exc.status, exc.detail, exc.scim_type or None)
+        return cls(exc.status, exc.detail, exc.scim_type or None, reason=reason)
 
     @classmethod
-    def from_validation_error(cls, exc: ValidationError, *, what: str) -> ScimError:
+    def from_validation_error(cls, exc: ValidationError, *, what: str, reason: Reason) -> ScimError:
         """Adopt a payload validation failure; ``what`` names the payload for the admin."""
         errors = Error.from_validation_errors(exc)
         first = errors[0] if errors else Error(status=400, detail="invalid payload")
@@ -76,19 +84,20 @@ class ScimError(Exception):
             int(first.status or 400),
             f"{what} is not valid: {details}" if details else f"{what} is not valid",
             first.scim_type or "invalidValue",
+            reason=reason,
         )
 
 
 def not_found(resource: str, resource_id: str) -> ScimError:
-    """404 for a resource id that does not exist."""
-    return ScimError(404, f"{resource} {resource_id!r} not found")
+    """404 for a resource id that TelemetryTV does not hold."""
+    return ScimError(404, f"{resource} {resource_id!r} not found", reason="telemetrytv_not_found")
 
 
-def invalid_filter(detail: str) -> ScimError:
+def invalid_filter(detail: str, reason: Reason) -> ScimError:
     """400 ``invalidFilter``."""
-    return ScimError(400, detail, "invalidFilter")
+    return ScimError(400, detail, "invalidFilter", reason=reason)
 
 
-def invalid_value(detail: str) -> ScimError:
+def invalid_value(detail: str, reason: Reason) -> ScimError:
     """400 ``invalidValue``."""
-    return ScimError(400, detail, "invalidValue")
+    return ScimError(400, detail, "invalidValue", reason=reason)

@@ -26,6 +26,7 @@ from scim2_models.path.expressions import (
 )
 
 from .errors import ScimError, invalid_filter
+from .filter_errors import filter_problem, unencodable_problem
 
 MAX_FILTER_LENGTH = 4096
 """A filter longer than this is refused before parsing."""
@@ -50,15 +51,23 @@ def parse_filter(
     upstream lookup).
     """
     if len(text) > MAX_FILTER_LENGTH:
-        raise invalid_filter(f"The filter is longer than {MAX_FILTER_LENGTH} characters")
+        raise invalid_filter(
+            f"The filter is longer than {MAX_FILTER_LENGTH} characters", "filter_too_large"
+        )
     try:
         parsed: ScimFilter[Any] = ScimFilter[model](text)  # type: ignore[valid-type]
     except InvalidFilterException as exc:
-        raise invalid_filter(f"The filter is not valid: {exc.detail}") from exc
+        shown, logged = filter_problem(text, exc)
+        error = invalid_filter(f"The filter is not valid {shown}", "invalid_filter")
+        error.log_detail = f"The filter is not valid {logged}"
+        raise error from exc
     except (ValueError, TypeError, RecursionError) as exc:
-        raise invalid_filter("The filter is not valid SCIM filter syntax") from exc
+        shown, _ = filter_problem(text, exc)
+        raise invalid_filter(f"The filter is not valid {shown}", "invalid_filter") from exc
     if not _encodable(parsed.ast):
-        raise invalid_filter("The filter holds characters that are not valid Unicode text")
+        raise invalid_filter(
+            f"The filter is not valid {unencodable_problem(text)}", "invalid_filter"
+        )
     if max_or_terms is not None and (terms := or_terms(parsed.ast)) > max_or_terms:
         raise ScimError(
             400,
@@ -74,7 +83,8 @@ def parse_filter(
         if name not in allowed:
             supported = ", ".join(sorted(allowed.values()))
             error = invalid_filter(
-                f"Filtering on {_shown(path)} is not supported; supported attributes: {supported}"
+                f"Filtering on {_shown(path)} is not supported; supported attributes: {supported}",
+                "unsupported_filter",
             )
             # A value filter inside the path (emails[value eq "..."]) holds a value.
             shown_without_values = _VALUE_FILTER.sub("[...]", _shown(path))
@@ -217,7 +227,7 @@ def _attribute_paths(node: FilterNode, *, prefix: str) -> list[AttrPath | str]:
         return _attribute_paths(node.expr, prefix=prefix)
     if isinstance(node, LogicalExpr):
         return [p for term in node.terms for p in _attribute_paths(term, prefix=prefix)]
-    raise invalid_filter("The filter uses an unsupported expression")
+    raise invalid_filter("The filter uses an unsupported expression", "unsupported_filter")
 
 
 def _prefixed(prefix: str, path: AttrPath) -> AttrPath | str:

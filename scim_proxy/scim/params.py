@@ -26,7 +26,9 @@ def response_parameters(
         )
     except ValidationError as exc:
         raise ScimError.from_validation_error(
-            exc, what="The attributes or excludedAttributes parameter"
+            exc,
+            what="The attributes or excludedAttributes parameter",
+            reason="invalid_query_parameter",
         ) from exc
 
 
@@ -69,7 +71,9 @@ def _integer(query: Mapping[str, str], name: str) -> int | None:
     try:
         return int(raw.strip())
     except ValueError:
-        raise invalid_value(f"{name} must be an integer, got {raw[:40]!r}") from None
+        raise invalid_value(
+            f"{name} must be an integer, got {raw[:40]!r}", "invalid_query_parameter"
+        ) from None
 
 
 _LARGEST_INDEX = 2**31 - 1

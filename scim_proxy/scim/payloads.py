@@ -44,9 +44,9 @@ def read_resource(model: type[R], body: dict[str, Any], *, replacing: bool) -> R
             _with_schema(body, str(model.__schema__)), scim_ctx=context, scim_policy=IDP_POLICY
         )
     except ValidationError as exc:
-        raise ScimError.from_validation_error(exc, what=what) from exc
+        raise ScimError.from_validation_error(exc, what=what, reason="invalid_resource") from exc
     except SCIMException as exc:
-        raise ScimError.from_scim_exception(exc) from exc
+        raise ScimError.from_scim_exception(exc, reason="invalid_resource") from exc
     note_dropped(model.__name__, body)
     return resource
 
@@ -242,9 +242,11 @@ def _validated_patch(model: type[R], body: dict[str, Any]) -> PatchOp[R]:
             body, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=IDP_POLICY
         )
     except ValidationError as exc:
-        raise ScimError.from_validation_error(exc, what="The PATCH request") from exc
+        raise ScimError.from_validation_error(
+            exc, what="The PATCH request", reason="invalid_patch"
+        ) from exc
     except SCIMException as exc:
-        raise ScimError.from_scim_exception(exc) from exc
+        raise ScimError.from_scim_exception(exc, reason="invalid_patch") from exc
     return patch
 
 

@@ -6,6 +6,7 @@ import logging
 
 import uvicorn
 
+from scim_proxy.ops.stdout_guard import when_stdout_closes
 from scim_proxy.simulator.app import create_simulator_app
 from scim_proxy.simulator.faults import DroppedConnection
 from scim_proxy.simulator.model import SimulatorSettings
@@ -32,4 +33,6 @@ def run_simulator(settings: SimulatorSettings, host: str, port: int) -> None:
     config = uvicorn.Config(app, host=host, port=port, log_level="warning")
     server = uvicorn.Server(config)
     quiet_dropped_connections()
+    # Its output's reader is gone (simulator --log-requests | head): stop as on SIGTERM.
+    when_stdout_closes(lambda: setattr(server, "should_exit", True))
     server.run()

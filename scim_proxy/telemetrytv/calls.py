@@ -102,7 +102,7 @@ class SessionCalls:
     def _array(answer: Answer) -> list[Any]:
         data = decode_json(answer.body)
         if not isinstance(data, list):
-            raise BadResponse("TelemetryTV answered a listing with something other than an array")
+            raise BadResponse("a listing that is not an array")
         return data
 
     async def _call(
@@ -245,8 +245,9 @@ class SessionCalls:
                     # Only a value from the client can make the URL invalid: a lookup by
                     # an email or a name past httpx's URL length limit. Nothing was sent.
                     raise InvalidRequest(
-                        "a value in this request is too long to send to TelemetryTV "
-                        "(it would make a URL of more than 65,536 characters)"
+                        "a value in this request is too long for a lookup URL (more than "
+                        "65,536 characters)",
+                        status=None,
                     ) from None
                 answer = await exchange(adapter.transport, request)
             finally:
@@ -263,7 +264,7 @@ class SessionCalls:
                     request_sent=not provably_unsent(exc),
                 ) from exc
             raise ConnectionFailed(
-                f"could not reach TelemetryTV ({kind.value})",
+                kind.value,  # "connection refused": the SCIM detail and the check say the rest
                 request_sent=not provably_unsent(exc),
             ) from exc
         finally:

@@ -18,9 +18,11 @@ httpx exception or a raw response::
         ├── BadResponse           an answer that does not follow the contract
         └── CircuitOpen           not sent: too many failures, cooling down (``retry_after``)
 
-``message`` is TelemetryTV's own text when it sent one, kept so that a SCIM error can
-pass it on to the identity admin. It never holds the token: the token is only ever in
-request headers, which are not kept.
+``message`` is TelemetryTV's own text when it sent one (empty when it sent none), kept so
+that a SCIM error can pass it on to the identity admin; for a failure with no answer, what
+happened, as a phrase that fits in a sentence (``connection refused``, ``a body that is
+not JSON``). It never holds the token: the token is only ever in request headers, which
+are not kept.
 """
 
 from __future__ import annotations
@@ -42,13 +44,15 @@ class UpstreamRejected(UpstreamError):
 
 
 class InvalidRequest(UpstreamRejected):
-    """TelemetryTV refused a field or a parameter (400)."""
+    """TelemetryTV refused a field or a parameter (400); ``status`` None: the adapter
+    refused to send it (a value that cannot go into a request)."""
 
     def __init__(
-        self, message: str, *, fields: Mapping[str, str] | None = None, status: int = 400
+        self, message: str, *, fields: Mapping[str, str] | None = None, status: int | None = 400
     ) -> None:
         super().__init__(message, status=status)
         self.fields: dict[str, str] = dict(fields or {})
+        """TelemetryTV's message per field it named."""
 
 
 class Unauthorized(UpstreamRejected):

@@ -109,9 +109,7 @@ def users_from_body(content: bytes) -> list[DirectoryUser]:
     except _NOT_STRICT:
         data = decode_json(content)
         if not isinstance(data, list):
-            raise BadResponse(
-                "TelemetryTV answered a listing with something other than an array"
-            ) from None
+            raise BadResponse("a listing that is not an array") from None
         return [user_from_json(u) for u in data]
     return list(map(_record, wire))
 
@@ -146,11 +144,11 @@ def user_from_json(obj: Any) -> DirectoryUser:
     Every field is optional but the id; a value of the wrong type reads as absent.
     """
     if not isinstance(obj, dict):
-        raise BadResponse("TelemetryTV returned a user without an id")
+        raise BadResponse("a user without an id")
     get = obj.get
     user_id = get("id")
     if not isinstance(user_id, str) or not user_id:
-        raise BadResponse("TelemetryTV returned a user without an id")
+        raise BadResponse("a user without an id")
     email, first, last = get("email"), get("first_name"), get("last_name")
     group_ids = get("user_group_ids")
     return DirectoryUser(
@@ -173,7 +171,7 @@ def _text(obj: Mapping[str, Any], key: str) -> str:
 def group_from_json(obj: Any) -> DirectoryGroup:
     """Build a group from TelemetryTV's user-group object."""
     if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
-        raise BadResponse("TelemetryTV returned a user group without an id")
+        raise BadResponse("a user group without an id")
     return DirectoryGroup(
         id=obj["id"],
         name=_text(obj, "name"),
@@ -234,7 +232,7 @@ def decode_json(content: bytes) -> Any:
     try:
         return orjson.loads(content)
     except orjson.JSONDecodeError as exc:
-        raise BadResponse("TelemetryTV answered with a body that is not JSON") from exc
+        raise BadResponse("a body that is not JSON") from exc
 
 
 def parse_total(headers: Mapping[str, str]) -> int | None:
@@ -308,27 +306,29 @@ def _taken_field(message: str, fields: Mapping[str, str]) -> str | None:
 
 
 def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
-    """Turn a failed TelemetryTV response into the matching :class:`UpstreamError`."""
+    """Turn a failed TelemetryTV response into the matching :class:`UpstreamError`.
+
+    Its ``message`` is TelemetryTV's own text, empty when it sent none: the status says
+    the rest, and whoever words the error adds nothing TelemetryTV did not say.
+    """
     message, fields = _error_parts(body)
     if status >= 500:
-        return ServerError(message or f"TelemetryTV answered {status}", status=status)
+        return ServerError(message, status=status)
     if status == 429:
         retry_after = parse_retry_after(headers.get("Retry-After"))
-        return RateLimited(message or "TelemetryTV is rate limiting", retry_after=retry_after)
+        return RateLimited(message, retry_after=retry_after)
     if status == 401:
-        return Unauthorized(message or "Unauthorized", status=401)
+        return Unauthorized(message, status=401)
     if status == 403:
-        return Forbidden(message or "Forbidden", status=403)
+        return Forbidden(message, status=403)
     if status == 404:
-        return NotFound(message or "Not found", status=404)
+        return NotFound(message, status=404)
     taken = _taken_field(message, fields)
     if status == 409 or (status in (400, 422) and taken is not None):
-        return Conflict(message or "Already taken", field=taken, status=status)
+        return Conflict(message, field=taken, status=status)
     if 400 <= status < 500:
-        return InvalidRequest(
-            message or f"TelemetryTV answered {status}", fields=fields, status=status
-        )
-    return BadResponse(f"TelemetryTV answered with unexpected status {status}", status=status)
+        return InvalidRequest(message, fields=fields, status=status)
+    return BadResponse(f"status {status}", status=status)
 
 
 __all__ = [

@@ -64,14 +64,16 @@ def _ids(value: Any) -> list[str]:
     for item in items:
         member = item.get("value") if isinstance(item, dict) else None
         if not isinstance(member, str) or not member:
-            raise invalid_value('Each member must be an object with a string "value" (a user id)')
+            raise invalid_value(
+                'Each member must be an object with a string "value" (a user id)', "invalid_member"
+            )
         ids.append(member)
     return ids
 
 
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise invalid_value("displayName must be a non-empty string")
+        raise invalid_value("displayName must be a non-empty string", "display_name_required")
     return value
 
 
@@ -90,6 +92,7 @@ def _sub_attribute_path() -> ScimError:
         'Members are added, removed or replaced as whole entries ({"value": "<user id>"}); '
         "their sub-attributes cannot be patched on their own",
         "invalidPath",
+        reason="unsupported_patch",
     )
 
 
@@ -108,7 +111,9 @@ def _apply(change: GroupChange, operation: PatchOperation[Group]) -> None:
         # Pathless: Okta's rename {"id", "displayName"} (id already dropped), or members.
         value = operation.value
         if not isinstance(value, dict):
-            raise invalid_value("A PATCH operation without a path needs an object value")
+            raise invalid_value(
+                "A PATCH operation without a path needs an object value", "invalid_patch"
+            )
         for key, item in value.items():
             name = key.lower().removeprefix(GROUP_SCHEMA.lower() + ":")
             if name == "displayname":
@@ -123,7 +128,12 @@ def _apply(change: GroupChange, operation: PatchOperation[Group]) -> None:
     target = path.parts[0].lower().removeprefix(GROUP_SCHEMA.lower() + ":")
     if target == "displayname":
         if op == "remove":
-            raise ScimError(400, "displayName is required and cannot be removed", "mutability")
+            raise ScimError(
+                400,
+                "displayName is required and cannot be removed",
+                "mutability",
+                reason="display_name_required",
+            )
         change.rename = _name(operation.value)
         return
     if target != "members":
@@ -132,13 +142,19 @@ def _apply(change: GroupChange, operation: PatchOperation[Group]) -> None:
         raise _sub_attribute_path()
     if path.value_filter is not None:
         if op != "remove":
-            raise ScimError(400, "Only remove may target members through a filter", "invalidPath")
+            raise ScimError(
+                400,
+                "Only remove may target members through a filter",
+                "invalidPath",
+                reason="unsupported_patch",
+            )
         selected = _member_values(path.value_filter)
         if selected is None:
             raise ScimError(
                 400,
                 'Members can only be selected with value eq "<id>" (or of those)',
                 "invalidFilter",
+                reason="unsupported_patch",
             )
         change.removing(selected)
         return

@@ -184,13 +184,16 @@ class GroupProvisioning:
                 f"This filter can only be evaluated over at most {limit} groups; "
                 "filter with displayName eq or id eq instead.",
                 "tooMany",
+                reason="filter_scan_limit",
             ) from exc
 
     async def create(self, resource: Group) -> GroupView:
         """Create the group, then add its members (validated first)."""
         name = resource.display_name or ""
         if not name.strip():
-            raise ScimError(400, "displayName is required", "invalidValue")
+            raise ScimError(
+                400, "displayName is required", "invalidValue", reason="display_name_required"
+            )
         add = member_ids(resource)
         try:
             with upstream_errors("Group"):
@@ -206,6 +209,7 @@ class GroupProvisioning:
                     f"added: {exc.detail}",
                     exc.scim_type,
                     headers=exc.headers,
+                    reason=exc.reason,
                 ) from exc
         finally:
             # In redis mode validating takes the members' locks: never leave one held.
@@ -219,7 +223,9 @@ class GroupProvisioning:
         """PUT: rename if the name differs, and make the member list exactly the one sent."""
         wanted_name = resource.display_name or ""
         if not wanted_name.strip():
-            raise ScimError(400, "displayName is required", "invalidValue")
+            raise ScimError(
+                400, "displayName is required", "invalidValue", reason="display_name_required"
+            )
         wanted = member_ids(resource)
         with upstream_errors("Group", group_id):
             group = await self.session.get_group(group_id)

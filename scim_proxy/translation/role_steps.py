@@ -59,7 +59,8 @@ def _ref(item: Any) -> str:
     if not isinstance(ref, str) or not ref.strip():
         raise invalid_value(
             'Each role must be an object with a string "value": the TelemetryTV group id, '
-            "or the group's exact name"
+            "or the group's exact name",
+            "invalid_role",
         )
     return ref
 
@@ -119,6 +120,7 @@ def _steps(operation: PatchOperation[User]) -> list[RoleStep]:
                 'Roles are added, removed or replaced as whole entries ({"value": "<group id '
                 'or name>"}), or through roles[value eq "..."]',
                 "invalidPath",
+                reason="unsupported_patch",
             )
         if op == "remove":
             # Entra sends a value array to remove; without one, every role goes.
@@ -140,6 +142,7 @@ def _steps(operation: PatchOperation[User]) -> list[RoleStep]:
             'Roles can only be selected with value eq "<group id or name>" (or display eq, '
             'or of those), or primary eq "True"',
             "invalidFilter",
+            reason="unsupported_patch",
         )
     if op == "remove":
         return [RoleStep("remove", tuple(selected))]

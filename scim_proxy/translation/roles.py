@@ -32,7 +32,7 @@ from ..scim.params import ListQuery
 from ..scim.render import dump_resource
 from ..telemetrytv.client import TelemetryTVSession
 from ..telemetrytv.errors import UpstreamError
-from .errors import scim_error_for
+from .errors import upstream_cause
 from .groups import GroupProvisioning
 from .memberships import MembershipIncomplete, MembershipWriter, Snapshot
 from .role_names import GroupNames
@@ -204,6 +204,7 @@ class UserRoles:
                     "last member: removing the role would lock every administrator out, so the "
                     "request is refused and nothing was changed. Grant the role to another "
                     "user first.",
+                    reason="builtin_admin_group",
                 )
 
     async def put_in_place(
@@ -258,12 +259,15 @@ class UserRoles:
             done = sum(g in held for g in adding) + sum(g not in held for g in removing)
             state = f"are not all in place: {done} of {total} are, {total - done} not"
         applied = "The profile changes were applied, but " if profile_applied else ""
+        wait = error.headers.get("Retry-After")
+        again = f" after {wait} seconds" if wait and error.status == 429 else ""
         return MembershipIncomplete(
             error.status,
-            f"{applied}{what} (TelemetryTV group memberships) {state} ({_reason(error)}). "
-            "Send the request again to finish: it converges.",
+            f"{applied}{what} (TelemetryTV group memberships) {state}, because "
+            f"{_reason(error)}; send the request again{again} to finish, it converges",
             error.scim_type,
             headers=error.headers,
+            reason=error.reason,
         )
 
 
@@ -271,10 +275,10 @@ def _reason(error: ScimError) -> str:
     """Why a membership write failed: TelemetryTV's failure, else the writer's own words."""
     cause = error.__cause__
     if isinstance(cause, UpstreamError):
-        return scim_error_for(cause, resource="User").detail
+        return upstream_cause(cause, resource="User")
     if isinstance(error, MembershipIncomplete):
         return "concurrent changes kept undoing them"
-    return error.detail
+    return error.detail[:1].lower() + error.detail[1:].rstrip(".")
 
 
 class _Resolver:
@@ -294,7 +298,8 @@ class _Resolver:
             raise invalid_value(
                 f"Role {ref[:100]!r} matches {len(matches)} TelemetryTV user groups of that "
                 "name: send the group id as the role value (GET /Roles lists them), or "
-                "rename one of the groups."
+                "rename one of the groups.",
+                "ambiguous_role",
             )
         return matches[0] if matches else None
 
@@ -311,7 +316,8 @@ class _Resolver:
             raise invalid_value(
                 f"Unknown role(s) {shown}: no TelemetryTV user group has that id or exact "
                 "name. In Entra, set each app role's value to a TelemetryTV group name; in "
-                "Okta, import the roles again (GET /Roles lists them). Nothing was changed."
+                "Okta, import the roles again (GET /Roles lists them). Nothing was changed.",
+                "unknown_role",
             )
         return [g for g in (self._one(r) for r in refs) if g is not None]
 

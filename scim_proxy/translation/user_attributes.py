@@ -155,7 +155,8 @@ def new_user(resource: User) -> NewUser:
     if email is None or not _looks_like_email(email):
         raise invalid_value(
             "userName must be the user's email address (TelemetryTV signs users in by email). "
-            "In Okta set the application username format to Email."
+            "In Okta set the application username format to Email.",
+            "username_not_email",
         )
     name = resource.name or UserName()
     return NewUser(

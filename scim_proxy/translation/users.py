@@ -219,6 +219,7 @@ class UserProvisioning:
             f"{self.settings.scim.filter_scan_limit} users and TelemetryTV holds {held}. "
             "Filter with userName eq, id eq or emails.value eq instead.",
             "tooMany",
+            reason="filter_scan_limit",
         )
 
     async def create(self, resource: User) -> DirectoryUser:
@@ -329,9 +330,13 @@ class UserProvisioning:
             # request may write to a multi-valued attribute are (scim.max_attribute_values).
             await apply_patch_in_slices(patch, resource)
         except SCIMException as exc:
-            raise ScimError.from_scim_exception(exc, what="A PATCH operation's value") from exc
+            raise ScimError.from_scim_exception(
+                exc, what="A PATCH operation's value", reason="invalid_patch"
+            ) from exc
         except ValidationError as exc:
-            raise ScimError.from_validation_error(exc, what="A PATCH operation's value") from exc
+            raise ScimError.from_validation_error(
+                exc, what="A PATCH operation's value", reason="invalid_patch"
+            ) from exc
         # A user already disabled upstream reads as inactive; only a PATCH that sets
         # ``active`` itself deactivates (and, in delete mode, deletes) it.
         updated = await self._update(

@@ -18,6 +18,7 @@ async def test_service_provider_config(client: httpx.AsyncClient) -> None:
     assert body["sort"]["supported"] is False
     assert body["etag"]["supported"] is False
     assert body["authenticationSchemes"][0]["type"] == "oauthbearertoken"
+    assert body["authenticationSchemes"][1]["type"] == "httpbasic"  # the password is the token
 
 
 async def test_resource_types_list_and_read(client: httpx.AsyncClient) -> None:

@@ -74,7 +74,7 @@ async def test_a_push_that_fails_partway_is_an_error_and_a_replay_converges(
     assert failed.status_code in (502, 503)
     error = failed.json()
     assert error["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
-    assert "Send the request again" in error["detail"]
+    assert "send the request again" in error["detail"]
     held = {u for u in user_ids if group_id in store.get_user(u)["user_group_ids"]}
     assert held == set(user_ids) - flaky.broken, "every write that could succeed did"
     assert f"{len(held)} of {MEMBERS} changes are in place" in error["detail"]

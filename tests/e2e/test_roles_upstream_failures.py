@@ -153,7 +153,7 @@ async def test_profile_applied_but_role_write_failed_says_so_and_a_resend_finish
     assert detail.startswith("The profile changes were applied, but the role changes")
     assert "are not all in place: 0 of 1 are, 1 not" in detail
     assert "TelemetryTV failed with status 503" in detail
-    assert detail.endswith("Send the request again to finish: it converges.")
+    assert detail.endswith("send the request again to finish, it converges")
     held = store.get_user(user_id)
     assert held["first_name"] == "Changed", "the detail says what TelemetryTV holds"
     assert lobby not in held["user_group_ids"]
@@ -226,6 +226,6 @@ async def test_a_throttled_role_write_passes_the_wait_on_without_reading_back(
     assert failed.headers["retry-after"] == "7"
     detail = failed.json()["detail"]
     assert "may not all be in place, and which of the 1 are could not be checked" in detail
-    assert "retry after 7 seconds" in detail
+    assert "send the request again after 7 seconds" in detail
     user_calls = [method for method, path in upstream.calls if path == f"/users/{user_id}"]
     assert user_calls[-1] == "PATCH", "no read after TelemetryTV asked to wait"

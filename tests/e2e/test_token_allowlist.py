@@ -6,6 +6,7 @@ simulator's own record of the requests it received.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 
 import httpx
@@ -142,3 +143,45 @@ async def test_every_path_but_health_and_metrics_is_guarded(
         assert (await http.get("http://proxy.test/healthz")).status_code == 200
         assert (await http.get("http://proxy.test/metrics")).status_code == 200
     assert upstream_calls() == []
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+async def test_okta_basic_auth_with_the_token_as_password_works(
+    allowlisted: ASGIApp,
+) -> None:
+    async with client(allowlisted, None, Authorization=basic("okta", TOKEN)) as http:
+        with capture_logs() as logs:
+            listed = await http.get("/Users", params={"count": 1})
+    assert listed.status_code == 200, listed.text
+    [event] = [e for e in logs if e["event"] == "request"]
+    assert event["auth_scheme"] == "basic"
+
+
+async def test_basic_credentials_whose_password_is_not_the_token_say_so(
+    simulator: ASGIApp,
+) -> None:
+    # What `curl -u user:pass` sends: the password is the token checked, and refused.
+    plain = create_app(proxy_settings(), upstream_transport=httpx.ASGITransport(app=simulator))
+    for app, reason in ((plain, "token_refused_by_telemetrytv"),):
+        async with client(app, None, Authorization=basic("user", "pass")) as http:
+            with capture_logs() as logs:
+                refused = await http.get("/Users")
+        assert refused.status_code == 401
+        assert "Basic password" in refused.json()["detail"]
+        [event] = [e for e in logs if e["event"] == "request"]
+        assert (event["reason"], event["auth_scheme"]) == (reason, "basic")
+        [auth] = [e for e in logs if e["event"] == "auth_refused"]
+        assert auth["auth_scheme"] == "basic"
+
+
+async def test_basic_credentials_outside_the_allowlist_say_so(allowlisted: ASGIApp) -> None:
+    async with client(allowlisted, None, Authorization=basic("user", "pass")) as http:
+        with capture_logs() as logs:
+            refused = await http.get("/Users")
+    assert refused.status_code == 401
+    assert "Basic password" in refused.json()["detail"]
+    [event] = [e for e in logs if e["event"] == "request"]
+    assert (event["reason"], event["auth_scheme"]) == ("token_not_allowed", "basic")

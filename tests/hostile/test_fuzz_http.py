@@ -29,8 +29,10 @@ import httpx
 import orjson
 import pytest
 from starlette.types import ASGIApp, Message
+from structlog.testing import capture_logs
 
 from scim_proxy.http.app import create_app
+from scim_proxy.ops.reasons import REASONS
 from scim_proxy.scim.models import PATCH_OP_SCHEMA
 from scim_proxy.simulator import SimulatorSettings, SimulatorStore
 from tests.conftest import TOKEN, proxy_settings
@@ -367,7 +369,8 @@ async def test_generated_hostile_requests(simulator: ASGIApp, store: SimulatorSt
     log: list[Any] = simulator.state.requests
 
     started = time.perf_counter()
-    run = await run_requests(proxy, HostileRequests(SEED, TOKEN, pools), pools, REQUESTS)
+    with capture_logs() as logs:
+        run = await run_requests(proxy, HostileRequests(SEED, TOKEN, pools), pools, REQUESTS)
     elapsed = time.perf_counter() - started
     await recorder.aclose()
 
@@ -383,6 +386,15 @@ async def test_generated_hostile_requests(simulator: ASGIApp, store: SimulatorSt
     for method, path, query in log:
         if why := contract_violation(method, path, query):
             failures.append(f"simulator saw {method} {path!r} ?{query[:200]!r}: {why}")
+    # Every refusal is logged with why, from the one table (docs/logging.md): a new error
+    # path without a reason fails here.
+    refusals = [e for e in logs if e["event"] == "request" and e["status"] >= 400]
+    for event in refusals:
+        if event.get("reason") not in REASONS or not event.get("detail"):
+            failures.append(
+                f"request event of a {event['status']} ({event.get('route')}) with reason "
+                f"{event.get('reason')!r}, detail {str(event.get('detail'))[:80]!r}"
+            )
 
     SUMMARY.update(
         seed=SEED,
@@ -401,6 +413,7 @@ async def test_generated_hostile_requests(simulator: ASGIApp, store: SimulatorSt
             for kind, seconds in sorted(run.spent.items(), key=lambda kv: -kv[1])[:12]
         },
     )
+    SUMMARY["reasons"] = dict(Counter(str(e["reason"]) for e in refusals).most_common())
     print(f"hostile fuzz summary: {SUMMARY}")  # shown with -s or on failure
 
     assert not failures, (
@@ -411,6 +424,7 @@ async def test_generated_hostile_requests(simulator: ASGIApp, store: SimulatorSt
     assert SUMMARY["requests"] == REQUESTS
     assert REQUESTS >= 10_000 or "HOSTILE_FUZZ_REQUESTS" in os.environ
     assert len(recorder.seen) == len(log)
+    assert len(refusals) >= REQUESTS // 4, SUMMARY  # the walk met many kinds of error
     # The valid share of the mix really changed the simulator's state.
     assert run.valid_ok["valid:create-user"] >= REQUESTS // 100, SUMMARY
     assert run.valid_ok["valid:patch-user"] >= REQUESTS // 100, SUMMARY

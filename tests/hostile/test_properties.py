@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -354,6 +355,10 @@ def test_any_text_parses_or_is_an_invalid_filter(text: str) -> None:
         parsed, error = attempt(parse_filter, model, text, allowed=allowed)
         if error is not None:
             assert (error.status, error.scim_type) == (400, "invalidFilter"), error.detail
+            if error.reason == "invalid_filter":
+                # Where, and what was expected there (scim/filter_errors.py).
+                assert re.search(r"at column \d+( \(its end\))?: ", error.detail), error.detail
+                assert "expected " in error.detail, error.detail
             continue
         lookups = equality_lookups(parsed.ast, keys, schema)
         assert lookups is None or all(value in text for _, value in lookups)

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from scim_proxy.http.auth import token_from_header
+from scim_proxy.http.auth import credentials_from_header, token_from_header
 from scim_proxy.scim.errors import ScimError
 
 TOKEN = "tTv_0123456789abcdef-XYZ.~+/="
@@ -26,14 +26,46 @@ def basic(credentials: str) -> str:
         f"token {TOKEN}",
         f"TOKEN {TOKEN}",
         f"  Bearer   {TOKEN}  ",
-        basic(f"{TOKEN}:"),
+        basic(f"{TOKEN}:"),  # TelemetryTV's own Basic form: the token, no password
         basic(TOKEN),
         basic(f":{TOKEN}"),
-        basic(f"{TOKEN}:ignored").replace("Basic", "BASIC"),
+        # Okta's Basic Auth mode: any user name, the token in the (masked) password field.
+        basic(f"okta-provisioning:{TOKEN}"),
+        basic(f"admin@example.com:{TOKEN}").replace("Basic", "BASIC"),
     ],
 )
 def test_accepted_headers_yield_the_token(header: str) -> None:
     assert token_from_header(header) == TOKEN
+
+
+@pytest.mark.parametrize(
+    ("header", "scheme", "source"),
+    [
+        (f"Bearer {TOKEN}", "bearer", "the Bearer token"),
+        (f"Token {TOKEN}", "token", "the Token credentials"),
+        (basic(f"user:{TOKEN}"), "basic", "the Basic password"),
+        (basic(f"{TOKEN}:"), "basic", "the Basic user name (the password is empty)"),
+    ],
+)
+def test_the_credentials_say_where_the_token_came_from(
+    header: str, scheme: str, source: str
+) -> None:
+    found = credentials_from_header(header)
+    assert (found.token, found.scheme, found.source) == (TOKEN, scheme, source)
+
+
+def test_a_basic_user_name_and_password_send_the_password_as_the_token() -> None:
+    # curl -u user:pass: "pass" is what is checked (allowlist, then TelemetryTV), never "user".
+    assert token_from_header(basic("user:pass")) == "pass"
+
+
+def test_malformed_basic_credentials_say_how_basic_is_read() -> None:
+    for header in ("Basic !!!", basic(":"), basic("user:pass word")):
+        with pytest.raises(ScimError) as caught:
+            token_from_header(header)
+        assert caught.value.reason == "malformed_authorization_header"
+        assert "Basic" in caught.value.detail
+        assert "password" in caught.value.detail
 
 
 def test_a_token_of_1024_visible_characters_is_accepted() -> None:

@@ -15,7 +15,8 @@ from scim_proxy.http.app import create_app
 from scim_proxy.http.routing import Found, Route, RouteTable
 from tests.conftest import BASE, PROXY, TOKEN, proxy_settings
 
-pytestmark = pytest.mark.anyio
+# Probes' successful request events are debug: see them all.
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("debug_logs")]
 
 SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 

@@ -37,7 +37,7 @@ def test_the_startup_event_names_the_settings_in_force_and_no_secret() -> None:
     settings = load_settings(environ=environ)
     with capture_logs() as logs:
         log_startup(settings, config_source(None, environ, ["--port"]))
-    [event] = logs
+    [event] = [e for e in logs if e["event"] == "startup"]
     assert event["event"] == "startup"
     assert event["version"] == __version__
     assert event["listen"] == "127.0.0.1:8080"
@@ -110,4 +110,59 @@ def test_listening_beyond_loopback_without_a_public_base_url_warns_once() -> Non
     for environ in quiet:
         with capture_logs() as logs:
             log_startup(load_settings(environ=environ), config_source(None, environ))
-        assert [e["event"] for e in logs] == ["startup"], environ
+        assert [e for e in logs if e["event"] == "public_base_url_unset"] == [], environ
+
+
+def test_tls_verification_is_reported_only_for_an_https_upstream() -> None:
+    cases = [
+        ({"SCIM_PROXY_UPSTREAM_BASE_URL": "https://tv.example.com"}, True),
+        (
+            {
+                "SCIM_PROXY_UPSTREAM_BASE_URL": "https://tv.example.com",
+                "SCIM_PROXY_UPSTREAM_INSECURE_SKIP_TLS_VERIFY": "true",
+            },
+            False,
+        ),
+        # Plain HTTP has no certificate to verify: neither true nor false is right.
+        ({"SCIM_PROXY_UPSTREAM_BASE_URL": "http://127.0.0.1:8081"}, None),
+        ({"SCIM_PROXY_UPSTREAM_BASE_URL": "HTTP://127.0.0.1:8081"}, None),
+    ]
+    for environ, verified in cases:
+        with capture_logs() as logs:
+            log_startup(load_settings(environ=environ), config_source(None, environ))
+        [event] = [e for e in logs if e["event"] == "startup"]
+        assert event["upstream_tls_verified"] is verified, environ
+
+
+def _coordination_warnings(environ: dict[str, str]) -> list[dict[str, object]]:
+    with capture_logs() as logs:
+        log_startup(load_settings(environ=environ), config_source(None, environ))
+    return [e for e in logs if e["event"] == "membership_writes_wait"]
+
+
+def test_verify_coordination_warns_once_at_start_up_how_to_avoid_the_wait() -> None:
+    [warning] = _coordination_warnings({})  # one worker, no Redis: auto picks verify
+    assert warning["log_level"] == "warning"
+    assert warning["membership_coordination"] == "verify"
+    assert warning["settle_seconds"] == 1.0
+    detail = str(warning["detail"])
+    assert "groups.settle_seconds" in detail
+    assert "(1 s)" in detail
+    assert "no groups.redis_url" in detail
+    assert "groups.redis_url" in detail
+    assert 'groups.coordination = "process"' in detail
+    assert "exactly one" in detail
+    # Several workers cannot use process coordination: only Redis is offered.
+    [workers] = _coordination_warnings(
+        {"SCIM_PROXY_SERVER_WORKERS": "2", "SCIM_PROXY_GROUPS_SETTLE_SECONDS": "0.5"}
+    )
+    assert "(0.5 s)" in str(workers["detail"])
+    assert "groups.redis_url" in str(workers["detail"])
+    assert 'coordination = "process"' not in str(workers["detail"])
+
+
+def test_no_coordination_warning_with_redis_or_process_coordination() -> None:
+    assert _coordination_warnings({"SCIM_PROXY_GROUPS_REDIS_URL": "redis://r:6379/0"}) == []
+    assert _coordination_warnings({"SCIM_PROXY_GROUPS_COORDINATION": "process"}) == []
+    [chosen] = _coordination_warnings({"SCIM_PROXY_GROUPS_COORDINATION": "verify"})
+    assert "groups.coordination = verify" in str(chosen["detail"])

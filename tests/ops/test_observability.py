@@ -9,7 +9,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
-from tests.conftest import TOKEN, fixture
+from scim_proxy.http.app import create_app
+from scim_proxy.ops.config import Settings
+from tests.conftest import BASE, TOKEN, fixture
 
 pytestmark = pytest.mark.anyio
 
@@ -26,6 +28,7 @@ OUTCOME_FIELDS = {
     "upstream_retries",
     "upstream_ms",
     "token_fingerprint",
+    "auth_scheme",
     "idp",
     "quirks",
 }
@@ -51,7 +54,6 @@ async def test_every_request_emits_one_outcome_event_with_every_field(
         lambda: client.get("/Users/010101001010101011001010101011"),  # 404
         lambda: client.get("/Users", headers={"Authorization": "non-token"}),  # 401
         lambda: client.get("/Nope"),
-        lambda: client.get("http://proxy.test/healthz"),
     ]
     for make in requests:
         with capture_logs() as logs:
@@ -169,3 +171,70 @@ async def test_readyz_fails_when_telemetrytv_cannot_be_reached(client: httpx.Asy
     assert response.status_code == 503
     assert "cannot reach" in response.json()["checks"]["telemetrytv"]
     assert (await client.get("http://proxy.test/healthz")).status_code == 200
+
+
+PROBES = ("/healthz", "/readyz", "/metrics")
+
+
+def _requests_counted(text: str) -> float:
+    """Every request the metrics counted, whatever its resource (probes have none)."""
+    for family in text_string_to_metric_families(text):
+        if family.name == "scim_proxy_requests":
+            return sum(s.value for s in family.samples if s.name.endswith("_total"))
+    return 0.0
+
+
+async def _probe_events(settings: Settings) -> tuple[list[dict[str, object]], float]:
+    """The request events of one hit on each probe, at debug level; what metrics counted."""
+    app = create_app(settings.replace("upstream", base_url="http://127.0.0.1:9"))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://proxy.test"
+    ) as http:
+        before = _requests_counted((await http.get("/metrics")).text)
+        with capture_logs() as logs:
+            for path in PROBES:
+                await http.get(path)
+        after = _requests_counted((await http.get("/metrics")).text)
+    return [e for e in logs if e["event"] == "request"], after - before
+
+
+@pytest.mark.usefixtures("debug_logs")
+async def test_probes_and_scrapes_are_logged_at_debug_by_default_and_still_counted() -> None:
+    events, counted = await _probe_events(Settings())
+    levels = {str(e["route"]): e["log_level"] for e in events}
+    # A passing probe or scrape is debug (hidden at the default level); a failing
+    # readiness check (nothing listens on port 9) keeps its error level.
+    assert levels == {"/healthz": "debug", "/readyz": "error", "/metrics": "debug"}
+    assert counted == 1 + len(PROBES)  # the first /metrics, then the three
+
+
+@pytest.mark.usefixtures("debug_logs")
+async def test_log_probes_logs_them_at_info() -> None:
+    events, _ = await _probe_events(Settings().replace("logging", log_probes=True))
+    levels = {str(e["route"]): e["log_level"] for e in events}
+    assert levels == {"/healthz": "info", "/readyz": "error", "/metrics": "info"}
+
+
+async def test_a_failing_readiness_check_logs_its_cause() -> None:
+    app = create_app(Settings().replace("upstream", base_url="http://127.0.0.1:9"))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://proxy.test"
+    ) as http:
+        with capture_logs() as logs:
+            response = await http.get("/readyz")
+    assert response.status_code == 503
+    [event] = [e for e in logs if e["event"] == "request"]
+    assert event["log_level"] == "error"
+    assert event["reason"] == "telemetrytv_unreachable"
+    assert "127.0.0.1:9" in str(event["detail"])
+    assert "connection refused" in str(event["detail"])
+    assert event["detail"] == response.json()["checks"]["telemetrytv"]
+
+
+async def test_a_scim_request_is_still_logged_at_info() -> None:
+    app = create_app(Settings().replace("upstream", base_url="http://127.0.0.1:9"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
+        with capture_logs() as logs:
+            await http.get("/ServiceProviderConfig")
+    [event] = [e for e in logs if e["event"] == "request"]
+    assert event["log_level"] == "info"

@@ -127,7 +127,7 @@ def _outcome(read: Callable[[], Any]) -> Any:
 def _lenient_page(content: bytes) -> list[DirectoryUser]:
     data = wire.decode_json(content)
     if not isinstance(data, list):
-        raise BadResponse("TelemetryTV answered a listing with something other than an array")
+        raise BadResponse("a listing that is not an array")
     return [wire.user_from_json(u) for u in data]
 
 

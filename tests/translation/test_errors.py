@@ -46,11 +46,11 @@ CASES: list[tuple[UpstreamError, int, str | None]] = [
     (NotFound("User not found", status=404), 404, None),
     (RateLimited("TelemetryTV is rate limiting", retry_after=7), 429, None),
     (RateLimited("TelemetryTV is rate limiting", retry_after=None), 429, None),
-    (ServerError("TelemetryTV answered 500", status=500), 502, None),
-    (ServerError("TelemetryTV answered 503", status=503), 502, None),
-    (BadResponse("TelemetryTV answered with a body that is not JSON"), 502, None),
+    (ServerError("", status=500), 502, None),
+    (ServerError("Internal server error", status=503), 502, None),
+    (BadResponse("a body that is not JSON"), 502, None),
     (UpstreamTimeout("TelemetryTV did not answer in time (GET)"), 503, None),
-    (ConnectionFailed("could not reach TelemetryTV (ConnectError)"), 503, None),
+    (ConnectionFailed("connection refused"), 503, None),
     (UpstreamRejected("I'm a teapot", status=418), 502, None),
     (UpstreamUnavailable("gone"), 502, None),
     (UpstreamError("unknown"), 502, None),
@@ -166,9 +166,7 @@ def test_default_retry_after_is_at_least_a_second() -> None:
     assert UNAVAILABLE_RETRY_AFTER >= 1
 
 
-@pytest.mark.parametrize(
-    "exc", [UpstreamTimeout("slow"), ConnectionFailed("could not reach TelemetryTV")]
-)
+@pytest.mark.parametrize("exc", [UpstreamTimeout("slow"), ConnectionFailed("connection refused")])
 def test_unreachable_upstream_asks_the_client_to_retry_later(exc: UpstreamError) -> None:
     error = scim_error_for(exc)
     assert error.status == 503

@@ -322,6 +322,7 @@ class AuthGuard:
             request_id=request_stats().request_id,
             reason=reason,
             token_fingerprint=self._fingerprint(token),
+            auth_scheme=request_stats().auth_scheme,
             client=client,
         )
 

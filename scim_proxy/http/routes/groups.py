@@ -6,7 +6,6 @@ from scim2_models import Context
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...ops.context import note_operation
 from ...scim.limits import check_patch, check_resource
 from ...scim.messages import list_response
 from ...scim.models import GROUP_READ_ONLY, Group
@@ -19,8 +18,7 @@ from ..routing import Route
 from ..state import proxy_state, read_list_query, scim_base_url, token_key, upstream_session
 
 
-def _groups(request: Request, operation: str) -> GroupProvisioning:
-    note_operation("Group", operation)
+def _groups(request: Request) -> GroupProvisioning:
     session = upstream_session(request)
     state = proxy_state(request)
     return GroupProvisioning(session, state.settings, scim_base_url(request), state.coordinator)
@@ -45,7 +43,7 @@ def _group_response(
 
 async def list_groups(request: Request) -> Response:
     """GET /Groups: a page of groups, members included unless excluded."""
-    groups = _groups(request, "list")
+    groups = _groups(request)
     query = read_list_query(request)
     params = response_parameters(Group, request.query_params)
     found, total = await groups.search(query, with_members=wants_members(params))
@@ -55,7 +53,7 @@ async def list_groups(request: Request) -> Response:
 
 async def create_group(request: Request) -> Response:
     """POST /Groups: create a group (with its members, if any); 201."""
-    groups = _groups(request, "create")
+    groups = _groups(request)
     body = await read_json_object(request)
     check_resource(Group, body, proxy_state(request).limits)
     resource = read_resource(Group, body, replacing=False)
@@ -65,7 +63,7 @@ async def create_group(request: Request) -> Response:
 
 async def get_group(request: Request) -> Response:
     """GET /Groups/{id}."""
-    groups = _groups(request, "get")
+    groups = _groups(request)
     params = response_parameters(Group, request.query_params)
     group = await groups.get(request.path_params["group_id"], with_members=wants_members(params))
     return _group_response(request, groups, group, Context.RESOURCE_QUERY_RESPONSE)
@@ -73,7 +71,7 @@ async def get_group(request: Request) -> Response:
 
 async def replace_group(request: Request) -> Response:
     """PUT /Groups/{id}: Okta AIW apps send the name and the whole member list."""
-    groups = _groups(request, "replace")
+    groups = _groups(request)
     body = await read_json_object(request)
     check_resource(Group, body, proxy_state(request).limits)
     resource = read_resource(Group, body, replacing=True)
@@ -84,7 +82,7 @@ async def replace_group(request: Request) -> Response:
 
 async def patch_group(request: Request) -> Response:
     """PATCH /Groups/{id}: 204, or 200 with the group when attributes are asked for."""
-    groups = _groups(request, "patch")
+    groups = _groups(request)
     body = await read_json_object(request)
     check_patch(Group, body, proxy_state(request).limits)
     patch = await read_patch_in_slices(Group, body, read_only=GROUP_READ_ONLY)
@@ -101,17 +99,17 @@ async def patch_group(request: Request) -> Response:
 
 async def delete_group(request: Request) -> Response:
     """DELETE /Groups/{id}: Okta's "Delete the group in the target app"; 204."""
-    groups = _groups(request, "delete")
+    groups = _groups(request)
     await groups.delete(request.path_params["group_id"])
     _names_changed(request)
     return no_content()
 
 
 routes = [
-    Route("/Groups", list_groups, methods=["GET"]),
-    Route("/Groups", create_group, methods=["POST"]),
-    Route("/Groups/{group_id}", get_group, methods=["GET"]),
-    Route("/Groups/{group_id}", replace_group, methods=["PUT"]),
-    Route("/Groups/{group_id}", patch_group, methods=["PATCH"]),
-    Route("/Groups/{group_id}", delete_group, methods=["DELETE"]),
+    Route("/Groups", list_groups, methods=["GET"], resource="Group"),
+    Route("/Groups", create_group, methods=["POST"], resource="Group"),
+    Route("/Groups/{group_id}", get_group, methods=["GET"], resource="Group"),
+    Route("/Groups/{group_id}", replace_group, methods=["PUT"], resource="Group"),
+    Route("/Groups/{group_id}", patch_group, methods=["PATCH"], resource="Group"),
+    Route("/Groups/{group_id}", delete_group, methods=["DELETE"], resource="Group"),
 ]

@@ -10,7 +10,6 @@ from scim2_models import Context
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...ops.context import note_operation
 from ...scim.errors import ScimError
 from ...scim.messages import list_response
 from ...scim.models import Role
@@ -22,8 +21,7 @@ from ..routing import Route
 from ..state import proxy_state, read_list_query, scim_base_url, upstream_session
 
 
-def _roles(request: Request, operation: str) -> RoleListing:
-    note_operation("Role", operation)
+def _roles(request: Request) -> RoleListing:
     session = upstream_session(request)
     state = proxy_state(request)
     groups = GroupProvisioning(session, state.settings, scim_base_url(request), state.coordinator)
@@ -32,7 +30,7 @@ def _roles(request: Request, operation: str) -> RoleListing:
 
 async def list_roles(request: Request) -> Response:
     """GET /Roles: a page of roles (every TelemetryTV user group), optionally filtered."""
-    roles = _roles(request, "list")
+    roles = _roles(request)
     query = read_list_query(request)
     params = response_parameters(Role, request.query_params)
     found, total = await roles.search(query)
@@ -43,30 +41,29 @@ async def list_roles(request: Request) -> Response:
 
 async def get_role(request: Request) -> Response:
     """GET /Roles/{id}."""
-    roles = _roles(request, "get")
+    roles = _roles(request)
     params = response_parameters(Role, request.query_params)
     group = await roles.get(request.path_params["role_id"])
     base = scim_base_url(request)
     return scim_response(role_document(group, base, params, Context.RESOURCE_QUERY_RESPONSE))
 
 
-_OPERATIONS = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
-
-
 async def read_only(request: Request) -> Response:
     """405 for a write: roles are TelemetryTV user groups, managed through /Groups."""
-    note_operation("Role", _OPERATIONS.get(request.method, "patch"))
     raise ScimError(
         405,
         "Roles are read-only: each role is a TelemetryTV user group. Create, rename or delete "
         "groups through /Groups (Okta: Push Groups); grant a role by writing the user's roles.",
         headers={"Allow": "GET"},
+        reason="roles_read_only",
     )
 
 
 routes = [
-    Route("/Roles", list_roles, methods=["GET"]),
-    Route("/Roles", read_only, methods=["POST", "PUT", "PATCH", "DELETE"]),
-    Route("/Roles/{role_id}", get_role, methods=["GET"]),
-    Route("/Roles/{role_id}", read_only, methods=["POST", "PUT", "PATCH", "DELETE"]),
+    Route("/Roles", list_roles, methods=["GET"], resource="Role"),
+    Route("/Roles", read_only, methods=["POST", "PUT", "PATCH", "DELETE"], resource="Role"),
+    Route("/Roles/{role_id}", get_role, methods=["GET"], resource="Role"),
+    Route(
+        "/Roles/{role_id}", read_only, methods=["POST", "PUT", "PATCH", "DELETE"], resource="Role"
+    ),
 ]

@@ -20,7 +20,9 @@ _WHY = {
 async def not_implemented(request: Request) -> Response:
     """501 for an endpoint of RFC 7644 the proxy leaves out."""
     suffix = request.url.path.rsplit("/", 1)[-1]
-    raise ScimError(501, _WHY.get(f"/{suffix}", "This SCIM endpoint is not supported."))
+    raise ScimError(
+        501, _WHY.get(f"/{suffix}", "This SCIM endpoint is not supported."), reason="not_supported"
+    )
 
 
 routes = [

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...directory import DirectoryUser
-from ...ops.context import note_operation, note_quirk
+from ...ops.context import note_quirk
 from ...scim.limits import check_patch, check_resource
 from ...scim.messages import list_response
 from ...scim.models import USER_READ_ONLY, User
@@ -35,8 +35,7 @@ from ..state import (
 )
 
 
-def _users(request: Request, operation: str) -> UserProvisioning:
-    note_operation("User", operation)
+def _users(request: Request) -> UserProvisioning:
     session = upstream_session(request)
     state = proxy_state(request)
     roles = None
@@ -78,7 +77,7 @@ async def _user_response(
 
 async def list_users(request: Request) -> Response:
     """GET /Users: a page of users, optionally filtered."""
-    users = _users(request, "list")
+    users = _users(request)
     query = read_list_query(request)
     params = response_parameters(User, request.query_params)
     found, total = await users.search(query)
@@ -89,7 +88,7 @@ async def list_users(request: Request) -> Response:
 
 async def create_user(request: Request) -> Response:
     """POST /Users: create a user; 201 with the user and its Location."""
-    users = _users(request, "create")
+    users = _users(request)
     resource = read_user_creation(await _body(request, users))
     created = await users.create(resource)
     return await _user_response(request, users, created, Context.RESOURCE_CREATION_RESPONSE, 201)
@@ -97,14 +96,14 @@ async def create_user(request: Request) -> Response:
 
 async def get_user(request: Request) -> Response:
     """GET /Users/{id}."""
-    users = _users(request, "get")
+    users = _users(request)
     user = await users.get(request.path_params["user_id"])
     return await _user_response(request, users, user, Context.RESOURCE_QUERY_RESPONSE)
 
 
 async def replace_user(request: Request) -> Response:
     """PUT /Users/{id}: Okta's App Integration Wizard apps update this way."""
-    users = _users(request, "replace")
+    users = _users(request)
     body = await _body(request, users)
     resource = read_resource(User, body, replacing=True)
     echoed = echoed_group_ids(body)
@@ -114,7 +113,7 @@ async def replace_user(request: Request) -> Response:
 
 async def patch_user(request: Request) -> Response:
     """PATCH /Users/{id}: Okta's OIN apps and Entra update this way; 200 with the user."""
-    users = _users(request, "patch")
+    users = _users(request)
     whole = await read_json_object(request)
     check_patch(User, whole, proxy_state(request).limits)
     body, role_body = split_role_operations(whole)
@@ -132,16 +131,16 @@ async def patch_user(request: Request) -> Response:
 
 async def delete_user(request: Request) -> Response:
     """DELETE /Users/{id}: Entra's hard delete; 204."""
-    users = _users(request, "delete")
+    users = _users(request)
     await users.delete(request.path_params["user_id"])
     return no_content()
 
 
 routes = [
-    Route("/Users", list_users, methods=["GET"]),
-    Route("/Users", create_user, methods=["POST"]),
-    Route("/Users/{user_id}", get_user, methods=["GET"]),
-    Route("/Users/{user_id}", replace_user, methods=["PUT"]),
-    Route("/Users/{user_id}", patch_user, methods=["PATCH"]),
-    Route("/Users/{user_id}", delete_user, methods=["DELETE"]),
+    Route("/Users", list_users, methods=["GET"], resource="User"),
+    Route("/Users", create_user, methods=["POST"], resource="User"),
+    Route("/Users/{user_id}", get_user, methods=["GET"], resource="User"),
+    Route("/Users/{user_id}", replace_user, methods=["PUT"], resource="User"),
+    Route("/Users/{user_id}", patch_user, methods=["PATCH"], resource="User"),
+    Route("/Users/{user_id}", delete_user, methods=["DELETE"], resource="User"),
 ]

@@ -3,7 +3,7 @@
 
 from ..redaction import redis_url_for_logs
 from .coordination import Coordination, coordination_mode
-from .loading import CONFIG_ENV, ENV_PREFIX, load_settings, naming_variables
+from .loading import CONFIG_ENV, ENV_PREFIX, given_settings, load_settings, naming_variables
 from .sections import (
     AuthScheme,
     AuthSettings,
@@ -47,6 +47,7 @@ __all__ = [
     "UpstreamSettings",
     "UserSettings",
     "coordination_mode",
+    "given_settings",
     "load_settings",
     "naming_variables",
     "redis_url_for_logs",

@@ -27,23 +27,7 @@ def load_settings(
 ) -> Settings:
     """Read the TOML file (``path``, else ``$SCIM_PROXY_CONFIG``, else none) and the environment."""
     environ = os.environ if environ is None else environ
-    named_by = "--config"
-    if not path and environ.get(CONFIG_ENV):
-        path, named_by = environ[CONFIG_ENV], CONFIG_ENV
-    data: dict[str, Any] = {}
-    if path:
-        try:
-            with Path(path).open("rb") as handle:
-                data = tomllib.load(handle)
-        except FileNotFoundError:
-            raise ConfigError(
-                f"Configuration file {str(path)!r} (from {named_by}) does not exist: "
-                f"fix the path, or unset {named_by}"
-            ) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(
-                f"Configuration file {str(path)!r} is not valid TOML: {exc}"
-            ) from None
+    data = _read_file(path, environ)
     sections: dict[str, Any] = {}
     for section_field in fields(Settings):
         section_type = get_type_hints(Settings)[section_field.name]
@@ -60,6 +44,45 @@ def load_settings(
     settings = Settings(**sections)
     validate(settings)
     return settings
+
+
+def _read_file(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The TOML file's tables (``path``, else ``$SCIM_PROXY_CONFIG``, else none)."""
+    named_by = "--config"
+    if not path and environ.get(CONFIG_ENV):
+        path, named_by = environ[CONFIG_ENV], CONFIG_ENV
+    if not path:
+        return {}
+    try:
+        with Path(path).open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"Configuration file {str(path)!r} (from {named_by}) does not exist: "
+            f"fix the path, or unset {named_by}"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Configuration file {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def given_settings(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The settings the file or the environment set, ``section.key`` -> where from: the
+    variable's name, else ``the configuration`` (the file). Read after
+    :func:`load_settings` accepted the same ones."""
+    environ = os.environ if environ is None else environ
+    data = _read_file(path, environ)
+    given: dict[str, str] = {}
+    for section_field in fields(Settings):
+        raw = data.get(section_field.name, {})
+        for key in (f.name for f in fields(get_type_hints(Settings)[section_field.name])):
+            env_name = f"{ENV_PREFIX}{section_field.name}_{key}".upper()
+            if env_name in environ:
+                given[f"{section_field.name}.{key}"] = env_name
+            elif isinstance(raw, dict) and key in raw:
+                given[f"{section_field.name}.{key}"] = "the configuration"
+    return given
 
 
 def _platform_variable(name: str) -> bool:

@@ -201,6 +201,10 @@ class LoggingSettings:
     so a token has one fingerprint everywhere. Empty: a built-in key."""
     include_values: bool = False
     """Log personal values (the filter text) for debugging; off: names and hashes only."""
+    log_probes: bool = False
+    """Log ``/healthz``, ``/readyz`` and ``/metrics`` requests that succeed at ``info``;
+    off: at ``debug``, so probes and scrapes do not fill the log (a failing one keeps its
+    warning or error level, and every one is counted in the metrics either way)."""
 
 
 class TracingMode(StrEnum):

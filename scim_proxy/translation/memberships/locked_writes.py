@@ -182,5 +182,5 @@ class LockedWrites:
         if held is not None and held.lost:
             raise LockLost("the lock could not be renewed during the write", written=True)
         if not change.holds(stored.group_ids):
-            raise BadResponse("TelemetryTV answered a group list other than the one written")
+            raise BadResponse("a group list other than the one written")
         return stored

@@ -12,7 +12,7 @@ from ...directory import DirectoryUser
 from ...scim.errors import ScimError
 from ...telemetrytv.client import TelemetryTVSession
 from ...telemetrytv.errors import CircuitOpen, RateLimited, UpstreamError
-from ..errors import scim_error_for
+from ..errors import scim_error_for, upstream_cause
 from .redis_locks import HeldLock
 
 T = TypeVar("T")
@@ -66,12 +66,15 @@ def stop_if_told_to_wait(failures: Iterable[object], *, done: int) -> None:
     for failure in failures:
         if isinstance(failure, RateLimited | CircuitOpen):
             error = scim_error_for(failure, resource="User")
+            cause = upstream_cause(failure, resource="User")
+            wait = error.headers.get("Retry-After", "a few")
             raise MembershipIncomplete(
                 error.status,
-                f"Membership update incomplete ({done} changes in place): {error.detail}. "
-                "Send the request again after the wait: it converges.",
+                f"Membership update incomplete ({done} changes in place) because {cause}; "
+                f"send the request again after {wait} seconds, it converges",
                 error.scim_type,
                 headers=error.headers,
+                reason=error.reason,
             ) from failure
 
 
@@ -82,19 +85,23 @@ def incomplete(
     pending = total - done
     if isinstance(failure, UpstreamError):
         error = scim_error_for(failure, resource="User")
+        cause = upstream_cause(failure, resource="User")
         result = MembershipIncomplete(
             error.status,
-            f"Membership update incomplete: {done} of {total} changes are in place, "
-            f"{pending} are not ({error.detail}). Send the request again: it converges.",
+            f"Membership update incomplete: {done} of {total} changes are in place and "
+            f"{pending} are not, because {cause}; send the request again, it converges",
             error.scim_type,
             headers=error.headers,
+            # TelemetryTV's failure says why, as it would for any other request.
+            reason=error.reason,
         )
     else:
         result = MembershipIncomplete(
             503,
-            f"Membership update incomplete: {done} of {total} changes are in place; "
-            f"{pending} {why}. Send the request again: it converges.",
+            f"Membership update incomplete: {done} of {total} changes are in place and "
+            f"{pending} {why}; send the request again, it converges",
             headers={"Retry-After": "5"},
+            reason="membership_incomplete",
         )
     result.__cause__ = failure
     return result

@@ -110,7 +110,8 @@ class MembershipWriter:
                 more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
                 raise invalid_value(
                     f"Member(s) {shown}{more} are not TelemetryTV users. Provision the users "
-                    "(assign them to the app) before pushing them in a group."
+                    "(assign them to the app) before pushing them in a group.",
+                    "unknown_members",
                 )
             for result in results.values():
                 if isinstance(result, BaseException) and not isinstance(result, UpstreamError):
@@ -294,7 +295,8 @@ class MembershipWriter:
             if isinstance(outcome, NotFound) and changes[user_id].adds:
                 raise invalid_value(
                     f"Member {user_id[:64]!r} was deleted from TelemetryTV while the group "
-                    "was being updated; provision the user again, then resend the request."
+                    "was being updated; provision the user again, then resend the request.",
+                    "unknown_members",
                 )
 
 

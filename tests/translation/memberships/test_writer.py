@@ -145,7 +145,7 @@ async def test_a_change_that_cannot_be_put_in_place_raises_a_scim_error(
     with pytest.raises(ScimError) as raised:
         await members.change_user(user_id, add=groups[:1])
     assert raised.value.status in (502, 503)
-    assert "Send the request again" in raised.value.detail
+    assert "send the request again" in raised.value.detail
     assert groups_of(store, user_id) == set()
 
 
@@ -195,7 +195,7 @@ async def test_a_write_of_unknown_outcome_is_an_error_and_keeps_the_lock_until_i
     with pytest.raises(ScimError) as raised:
         await members.change_user(user_id, add=groups[:1])
     assert raised.value.status in (503, 504)
-    assert "Send the request again" in raised.value.detail
+    assert "send the request again" in raised.value.detail
     async with aioredis.Redis.from_url(redis_server.url, decode_responses=True) as redis:
         [lock] = await redis.keys(f"{LOCK_PREFIX}*")
         # Left to expire (a full lifetime), so a late landing precedes the next reader.
