@@ -48,14 +48,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def process(args: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[int]:
-    """Run ``args`` until the block ends; yields its pid once ``ready_url`` answers."""
+def process(
+    args: list[str], ready_url: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> Iterator[int]:
+    """Run ``args`` in ``cwd`` until the block ends; yields its pid once ``ready_url``
+    answers."""
     proc = subprocess.Popen(
         args,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
-        cwd=ROOT,
+        cwd=cwd,
     )
     try:
         deadline = time.monotonic() + 60
@@ -65,7 +68,7 @@ def process(args: list[str], ready_url: str, env: dict[str, str] | None = None) 
                 break
             except httpx.HTTPError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"{args} did not start") from None
+                    raise RuntimeError(f"{args} did not start in {cwd}") from None
                 time.sleep(0.1)
         yield proc.pid
     finally:

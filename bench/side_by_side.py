@@ -16,53 +16,23 @@ all three alike.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-import httpx
-
-from bench.run import ROOT, TV_AUTH, Load, free_port, scenarios, simulator, wrk
+from bench.run import ROOT, Load, free_port, process, scenarios, simulator, wrk
 
 OPERATIONS = ("GET user by id", "userName eq filter", "page of 100 users", "POST user")
 
 
-@contextmanager
-def server(args: list[str], tree: Path, ready_url: str) -> Iterator[int]:
+def server(args: list[str], tree: Path, ready_url: str) -> AbstractContextManager[int]:
     """Run ``python -m <args>`` with ``tree``'s code until the block ends; yields its pid."""
     # Run from the tree itself: python -m puts the working directory first on sys.path.
-    proc = subprocess.Popen(
-        [sys.executable, "-m", *args],
-        cwd=tree,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(tree)},
+    return process(
+        [sys.executable, "-m", *args], ready_url, env={"PYTHONPATH": str(tree)}, cwd=tree
     )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(ready_url, headers=TV_AUTH, timeout=2)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"{args} did not start from {tree}") from None
-                time.sleep(0.1)
-        yield proc.pid
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
