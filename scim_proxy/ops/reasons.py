@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 Reason = Literal[
-    # Authentication and the auth guard (http/auth.py, http/middleware/auth_guard.py)
+    # Authentication and the auth guard (http/auth.py, http/auth_guard/)
     "no_authorization_header",
     "malformed_authorization_header",
     "token_not_allowed",
