@@ -52,13 +52,6 @@ class PortalSCIMClient(BaseSyncSCIMClient):
         )
         return response
 
-    def _stays_under_base_url(self, endpoint: str) -> bool:
-        # The engine knows the base URL; the base class could only judge relative paths.
-        return self.engine._stays_under_base_url(endpoint)
-
-    def _parse_json(self, response: RawResponse) -> Any:
-        return self.engine._parse_json(response)
-
 
 @contextmanager
 def asgi_scim_client(
