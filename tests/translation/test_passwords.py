@@ -46,3 +46,24 @@ def test_passwords_are_spread_over_the_alphabet() -> None:
     assert len(passwords) == 200
     first_chars = {p[0] for p in passwords}
     assert len(first_chars) > 20
+
+
+def test_too_short_for_every_class_is_refused() -> None:
+    with pytest.raises(ValueError, match="4 characters"):
+        generate_password(3)
+
+
+def test_every_character_is_equally_likely(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bytes past the last whole multiple of the alphabet's size are skipped: with them,
+    the first characters of the alphabet would come up more often than the others."""
+    import scim_proxy.translation.passwords as passwords
+
+    alphabet = "".join(CLASSES)
+    usable = 256 - 256 % len(alphabet)
+    # First only the bytes to skip, then every byte value once: an even mapping gives
+    # each character the same count.
+    draws = iter([bytes(range(usable, 256)), bytes(range(256))])
+    monkeypatch.setattr(passwords.secrets, "token_bytes", lambda n: next(draws))
+    password = generate_password(usable)
+    counts = {c: password.count(c) for c in alphabet}
+    assert set(counts.values()) == {usable // len(alphabet)}, counts
