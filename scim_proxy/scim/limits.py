@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from scim2_models import Resource
@@ -75,8 +75,23 @@ def _schema(model: type[Resource[Any]]) -> str:
     return str(getattr(model, "__schema__", ""))
 
 
+_REMEMBERED_PATH = 128
+"""The longest path or key whose attribute :func:`_attribute` keeps (1,024 of them)."""
+
+
 def _attribute(path: str, schema: str) -> tuple[str, bool]:
-    """The attribute a path or value key writes (lower case), and whether it filters."""
+    """The attribute a path or value key writes (lower case), and whether it filters.
+
+    The keys of one request are the keys of the last (``userName``, ``name.givenName``):
+    their answers are kept, which saves Okta's creation body about 5 µs of its 11
+    (docs/performance.md).
+    """
+    if len(path) <= _REMEMBERED_PATH:
+        return _remembered_attribute(path, schema)
+    return _read_attribute(path, schema)
+
+
+def _read_attribute(path: str, schema: str) -> tuple[str, bool]:
     lowered = path.strip().lower()
     core = schema.lower() + ":"
     if lowered.startswith(core):
@@ -87,6 +102,9 @@ def _attribute(path: str, schema: str) -> tuple[str, bool]:
         head, _, tail = lowered.rpartition(":")
         return f"{head}:{tail.split('[', 1)[0].split('.', 1)[0]}", filtered
     return lowered.split("[", 1)[0].split(".", 1)[0], filtered
+
+
+_remembered_attribute = lru_cache(maxsize=1024)(_read_attribute)
 
 
 def _selected(path: str) -> int:
