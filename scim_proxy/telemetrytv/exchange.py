@@ -13,10 +13,11 @@ no event hooks, no cookies, and redirects are never followed), and its layers co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import httpx
 
-__all__ = ["Answer", "build_request", "exchange"]
+__all__ = ["Answer", "build_request", "exchange", "upstream_url"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,28 @@ class Answer:
     status: int
     headers: httpx.Headers
     body: bytes
+
+
+CACHED_URL_LENGTH = 512
+"""The longest URL :func:`upstream_url` keeps parsed (1,024 of them hold about 1 MB)."""
+
+
+@lru_cache(maxsize=1024)
+def _parsed(url: str) -> httpx.URL:
+    return httpx.URL(url)
+
+
+def upstream_url(url: str) -> httpx.URL:
+    """``httpx.URL(url)``, parsed once for the URLs the adapter calls again and again.
+
+    Parsing and checking a URL costs httpx about 11 µs, about as much as the rest of
+    building the request; the same URL comes back for every create (``/users``), every
+    page of an import and every read of a user an IdP is updating. The last 1,024 URLs of
+    up to :data:`CACHED_URL_LENGTH` characters are kept (an ``httpx.URL`` is immutable);
+    a longer one (a lookup by a long value) is parsed on each call. Raises
+    ``httpx.InvalidURL`` as ``httpx.URL`` does.
+    """
+    return _parsed(url) if len(url) <= CACHED_URL_LENGTH else httpx.URL(url)
 
 
 def build_request(
@@ -44,13 +67,13 @@ def build_request(
     ``timeout`` is what the transport waits for each phase. Raises ``httpx.InvalidURL``
     for a URL httpx refuses (one longer than 65,536 characters); nothing is sent then.
     """
+    raw: httpx.Headers | list[tuple[bytes, bytes]] = headers
     if content:
-        headers = headers.copy()
-        headers["Content-Length"] = str(len(content))
+        raw = [*headers.raw, (b"Content-Length", str(len(content)).encode("ascii"))]
     request = httpx.Request(
         method,
-        url,
-        headers=headers,
+        upstream_url(url),
+        headers=raw,
         stream=httpx.ByteStream(content or b""),
         extensions={"timeout": timeout},
     )

@@ -14,6 +14,7 @@ from scim_proxy.directory import NewUser
 from scim_proxy.ops.context import start_request_stats
 from scim_proxy.telemetrytv import BadResponse, ConnectionFailed, TelemetryTV
 from scim_proxy.telemetrytv.errors import InvalidRequest
+from scim_proxy.telemetrytv.exchange import CACHED_URL_LENGTH, upstream_url
 from scim_proxy.telemetrytv.transport import TransportKind, build_transport
 
 pytestmark = pytest.mark.anyio
@@ -163,6 +164,17 @@ async def test_a_value_too_long_for_a_url_is_refused_as_an_invalid_request() -> 
         await tv.session("tok").find_user_by_email("a" * 70_000 + "@example.com")
     await tv.aclose()
     assert recorder.requests == []
+
+
+def test_a_url_called_again_is_parsed_once_and_a_long_one_on_each_call() -> None:
+    short = BASE + "/users?email=ada%40example.com"
+    assert upstream_url(short) is upstream_url(short)
+    assert upstream_url(short) == httpx.URL(short)
+    other = BASE + "/users/" + USER_ID
+    assert upstream_url(other) == httpx.URL(other) != upstream_url(short)
+    long = BASE + "/users?email=" + "a" * CACHED_URL_LENGTH
+    assert upstream_url(long) is not upstream_url(long)
+    assert upstream_url(long) == httpx.URL(long)
 
 
 @pytest.fixture
