@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from scim2_models import GroupMembership, Meta
 from scim2_models import Role as UserRole
@@ -34,6 +34,7 @@ from ..directory import DirectoryUser, NewUser, UserChanges
 from ..scim import render as scim_render
 from ..scim.errors import invalid_value
 from ..scim.models import USER_SCHEMA, User, UserEmail, UserName
+from ..scim.payloads import UserCreation
 from .passwords import generate_password
 
 
@@ -134,9 +135,20 @@ def display_name(user: DirectoryUser) -> str:
     return given or family or user.email
 
 
-def chosen_email(resource: User) -> str | None:
+class _Email(Protocol):
+    """One of a user's ``emails``: scim2-models' ``UserEmail``, or a new user's entry."""
+
+    @property
+    def value(self) -> str | None: ...
+    @property
+    def type(self) -> str | None: ...
+    @property
+    def primary(self) -> bool | None: ...
+
+
+def chosen_email(entries: Iterable[_Email] | None) -> str | None:
     """The address TelemetryTV should hold: the primary one, else work, else the first."""
-    emails = [e for e in resource.emails or [] if e.value]
+    emails = [e for e in entries or () if e.value]
     primary = [e for e in emails if e.primary is True]
     work = [e for e in emails if (e.type or "").lower() == "work"]
     for candidates in (primary, work, emails):
@@ -149,21 +161,21 @@ def _looks_like_email(value: str | None) -> bool:
     return value is not None and "@" in value and " " not in value
 
 
-def new_user(resource: User) -> NewUser:
-    """What creating ``resource`` sends to the directory."""
-    email = resource.user_name if _looks_like_email(resource.user_name) else chosen_email(resource)
+def new_user(creation: UserCreation) -> NewUser:
+    """What creating the user a POST asks for sends to the directory."""
+    user_name = creation.user_name
+    email = user_name if _looks_like_email(user_name) else chosen_email(creation.emails)
     if email is None or not _looks_like_email(email):
         raise invalid_value(
             "userName must be the user's email address (TelemetryTV signs users in by email). "
             "In Okta set the application username format to Email.",
             "username_not_email",
         )
-    name = resource.name or UserName()
     return NewUser(
         email=email,
-        given_name=name.given_name or "",
-        family_name=name.family_name or "",
-        password=resource.password or generate_password(),
+        given_name=creation.given_name or "",
+        family_name=creation.family_name or "",
+        password=creation.password or generate_password(),
     )
 
 
@@ -185,7 +197,7 @@ def user_update(current: DirectoryUser, wanted: User) -> UserUpdate:
     ``active`` never flips the user, and absent ``emails`` keep the email: TelemetryTV
     cannot hold a user without one.
     """
-    email = chosen_email(wanted)
+    email = chosen_email(wanted.emails)
     new_email = email if email and email != current.email else None
     username_changed = (
         wanted.user_name is not None

@@ -28,7 +28,7 @@ from ..scim.errors import ScimError, not_found
 from ..scim.filters import equality_lookups, parse_filter, same_string, user_name_eq
 from ..scim.models import USER_SCHEMA, User
 from ..scim.params import ListQuery, returns_attribute
-from ..scim.payloads import apply_patch_in_slices
+from ..scim.payloads import UserCreation, apply_patch_in_slices
 from ..scim.render import dump_resource
 from ..telemetrytv.client import TelemetryTVSession, TooLarge
 from ..telemetrytv.errors import NotFound, UpstreamError
@@ -222,19 +222,19 @@ class UserProvisioning:
             reason="filter_scan_limit",
         )
 
-    async def create(self, resource: User) -> DirectoryUser:
+    async def create(self, creation: UserCreation) -> DirectoryUser:
         """Create the user; an ``active: false`` user is created, then disabled.
 
         Roles are resolved first (an unknown one is a 400 before anything is written) and
         the new user is created in their groups: no other writer knows its id yet.
         """
-        new = new_user(resource)
-        if self.roles is not None and resource.roles:
-            group_ids = await self.roles.resolve_entries(resource.roles)
+        new = new_user(creation)
+        if self.roles is not None and creation.roles:
+            group_ids = await self.roles.resolve_entries(creation.roles)
             new = dataclasses.replace(new, group_ids=tuple(group_ids))
         with upstream_errors("User"):
             created = await self.session.create_user(new)
-        if resource.active is False:
+        if creation.active is False:
             with upstream_errors("User", created.id):
                 created = await self.session.update_user(created.id, UserChanges(disabled=True))
         return created

@@ -89,8 +89,8 @@ async def list_users(request: Request) -> Response:
 async def create_user(request: Request) -> Response:
     """POST /Users: create a user; 201 with the user and its Location."""
     users = _users(request)
-    resource = read_user_creation(await _body(request, users))
-    created = await users.create(resource)
+    creation = read_user_creation(await _body(request, users))
+    created = await users.create(creation)
     return await _user_response(request, users, created, Context.RESOURCE_CREATION_RESPONSE, 201)
 
 
