@@ -19,6 +19,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -365,31 +366,36 @@ def throughput(
     cases: list[Scenario],
     *,
     direct: bool = True,
+    rounds: int = 1,
 ) -> tuple[str, dict[str, Any]]:
     """The side-by-side table: proxy, forwarder (and direct); c=1 and c=32.
 
     ``proxy_server`` and ``forwarder_server`` are (port, pid). Besides throughput and
     latency, each server's CPU time per request is read from /proc around its run.
+    With ``rounds`` > 1 each cell is measured that many times, the proxy first in one
+    round and the forwarder first in the next, and each figure is the median: what
+    drifts while a cell runs (the machine, the simulator's growing user list) then
+    falls on both alike.
     """
     (prx, prx_pid), (fwd, fwd_pid) = proxy_server, forwarder_server
     rows = []
     raw: dict[str, Any] = {}
     for name, scim_path, tv_path, scim_script, tv_script in cases:
         for connections in (1, 32):
-            p = wrk(
-                f"http://127.0.0.1:{prx}{scim_path}",
-                connections=connections,
-                seconds=seconds,
-                script=scim_script,
-                pid=prx_pid,
-            )
-            f = wrk(
-                f"http://127.0.0.1:{fwd}{scim_path}",
-                connections=connections,
-                seconds=seconds,
-                script=scim_script,
-                pid=fwd_pid,
-            )
+            measured: dict[int, list[Load]] = {prx_pid: [], fwd_pid: []}
+            for done in range(rounds):
+                order = [(prx, prx_pid), (fwd, fwd_pid)]
+                for port, pid in order if done % 2 == 0 else order[::-1]:
+                    measured[pid].append(
+                        wrk(
+                            f"http://127.0.0.1:{port}{scim_path}",
+                            connections=connections,
+                            seconds=seconds,
+                            script=scim_script,
+                            pid=pid,
+                        )
+                    )
+            p, f = _median(measured[prx_pid]), _median(measured[fwd_pid])
             d = (
                 wrk(
                     f"http://127.0.0.1:{sim}{tv_path}",
@@ -431,6 +437,17 @@ def throughput(
         "CPU µs per request, proxy / forwarder",
     ]
     return table(headers, rows), raw
+
+
+def _median(loads: list[Load]) -> Load:
+    """Each figure's median over several runs of one cell."""
+    cpu = [load.cpu_us for load in loads if load.cpu_us is not None]
+    return Load(
+        statistics.median(load.rps for load in loads),
+        statistics.median(load.p50_ms for load in loads),
+        statistics.median(load.p99_ms for load in loads),
+        statistics.median(cpu) if cpu else None,
+    )
 
 
 def imports(workers: int) -> str:
@@ -632,6 +649,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per run")
     parser.add_argument("--workers", type=int, default=2, help="proxy and forwarder workers")
     parser.add_argument(
+        "--fair-rounds",
+        type=int,
+        default=3,
+        help="runs of each fair-pair cell, alternating which server goes first (medians)",
+    )
+    parser.add_argument(
         "--skip",
         default="",
         help="comma list of sections: fair,throughput,import,membership,calls",
@@ -642,8 +665,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     skip = set(args.skip.split(","))
     generated: dict[str, str] = {
-        "machine": f"Machine: {machine()}. Proxy and forwarder: 1 process each (the fair pair), "
-        f"then {args.workers} workers each; wrk {args.seconds} s per cell. "
+        "machine": f"Machine: {machine()}. Proxy and forwarder: 1 process each (the fair pair, "
+        f"each cell the median of {args.fair_rounds} runs, the two servers taking turns "
+        f"going first), then {args.workers} workers each; wrk {args.seconds} s per run. "
         f"Date: {time.strftime('%Y-%m-%d')}."
     }
     if "throughput" not in skip or "fair" not in skip:
@@ -656,7 +680,13 @@ def main(argv: list[str] | None = None) -> int:
                 prx, fwd = free_port(), free_port()
                 with proxy(prx, upstream, 1) as prx_pid, forwarder(fwd, upstream, 1) as fwd_pid:
                     generated["fair"], _ = throughput(
-                        sim, (prx, prx_pid), (fwd, fwd_pid), args.seconds, cases, direct=False
+                        sim,
+                        (prx, prx_pid),
+                        (fwd, fwd_pid),
+                        args.seconds,
+                        cases,
+                        direct=False,
+                        rounds=args.fair_rounds,
                     )
             if "throughput" not in skip:
                 prx, fwd = free_port(), free_port()
